@@ -1,0 +1,111 @@
+# EventStreamMonitor-C: one non-recursive GNU Makefile. Build output goes to build/.
+#
+#   make            build every program and test binary
+#   make run        install missing packages, build, start the local stack (var/run)
+#   make stop       stop the local stack
+#   make test       install, build, start a private test stack (var/test), run every test
+#   make bench      benchmarks against ceilings measured in the same run
+#   make SANITIZE=address,undefined test   the same under sanitizers
+#
+# Sources are discovered: shared/*.c is the library, fcgi/<svc>/*.c becomes
+# build/bin/esm-<svc>, worker/<name>/*.c becomes build/bin/esm-<name>,
+# tests/unit/*.c one CUnit binary, tests/integration/*.c another.
+
+CC       ?= cc
+SANITIZE ?=
+PKGS     := fcgi rdkafka libcjson libpq libsodium libcurl
+B        := build
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wvla -Wno-unused-parameter
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fno-strict-overflow
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Ishared -MMD -MP
+LDFLAGS  += -pie -Wl,-z,relro,-z,now
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -U_FORTIFY_SOURCE
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS     += $(PKG_CFLAGS)
+LDLIBS     += $(PKG_LIBS) -lpthread -lm
+CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
+
+SHARED_SRC := $(wildcard shared/*.c)
+SHARED_OBJ := $(SHARED_SRC:%.c=$(B)/%.o)
+LIB        := $(B)/libesm.a
+
+FCGI_SVCS  := $(notdir $(patsubst %/,%,$(dir $(wildcard fcgi/*/main.c))))
+WORKERS    := $(notdir $(patsubst %/,%,$(dir $(wildcard worker/*/main.c))))
+PROGS      := $(FCGI_SVCS:%=$(B)/bin/esm-%) $(WORKERS:%=$(B)/bin/esm-%)
+
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+UNIT_BIN   := $(B)/tests/unit-tests
+# Unit tests link the pure parts of the programs too (everything but main.c).
+PROG_LIB_SRC := $(filter-out %/main.c,$(wildcard fcgi/*/*.c worker/*/*.c))
+INTEG_SRC  := $(wildcard tests/integration/*.c)
+INTEG_BIN  := $(B)/tests/integration-tests
+
+.PHONY: all deps run stop test test-unit test-integration bench clean status
+.DEFAULT_GOAL := all
+
+all: $(PROGS) $(UNIT_BIN) $(INTEG_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+.SECONDARY:
+.SECONDEXPANSION:
+# (% inside the prerequisite would be the stem again: hence basename/addsuffix.)
+$(B)/bin/esm-%: $$(addsuffix .o,$$(addprefix $(B)/,$$(basename $$(wildcard fcgi/$$*/*.c worker/$$*/*.c)))) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+
+# The unit binary links every program file but main.c, so the pure parts of the
+# services and workers are tested directly. Hence a rule for program sources:
+# every non-static symbol carries its program's prefix (users_, auth_, relay_...).
+UNIT_PROG_OBJ := $(PROG_LIB_SRC:%.c=$(B)/%.o)
+
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(B)/%.o) $(UNIT_PROG_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CUNIT_LIBS) $(LDLIBS)
+
+$(INTEG_BIN): $(INTEG_SRC:%.c=$(B)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CUNIT_LIBS) $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/stack.sh start run
+
+stop:
+	@scripts/stack.sh stop run
+
+status:
+	@scripts/stack.sh status run
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh
+
+test-unit: all
+	@$(UNIT_BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

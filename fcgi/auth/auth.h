@@ -1,0 +1,56 @@
+/*
+ * auth.h: the token service: statement indices, configuration, handlers.
+ */
+#ifndef ESM_AUTH_H
+#define ESM_AUTH_H
+
+#include "db.h"
+#include "http.h"
+#include "ratelimit.h"
+#include "route.h"
+#include "token.h"
+
+enum auth_stmt {
+	AS_RATE,
+	AS_RATE_PURGE,
+	AS_INSERT,
+	AS_ROTATE,
+	AS_LOOKUP,
+	AS_REVOKE_FAMILY,
+	AS_REVOKE,
+	AS_REVOKE_USER,
+	AS_COUNT_
+};
+
+extern const struct db_stmt auth_stmts[AS_COUNT_];
+extern const struct route auth_routes[];
+extern const size_t auth_nroutes;
+
+struct auth_cfg {
+	struct rate login_addr_rate, login_user_rate;
+	int access_ttl_s, refresh_ttl_s;
+	const char *users_url;		/* internal listener base URL */
+};
+extern struct auth_cfg auth_cfg;
+int auth_init(void);
+
+int auth_h_login(struct http_req *r);
+int auth_h_refresh(struct http_req *r);
+int auth_h_logout(struct http_req *r);
+int auth_h_validate(struct http_req *r);
+int auth_h_jwks(struct http_req *r);
+int auth_h_revoke_user(struct http_req *r);
+
+/* Issues an access token for c (sub, username, roles set; jti, iat, exp are
+ * filled here) and a refresh token in family (a UUID), inside the caller's
+ * transaction when one is open. Returns 0 with the token pair object in *out
+ * (the caller replies with it after committing, then frees it), or the
+ * status of the error already replied. */
+int auth_issue(struct http_req *r, struct token_claims *c, const char *family, cJSON **out);
+
+/* Parses the users service's identity answer {"userId","isValid","username",
+ * "roles"} into c. 1 when valid, 0 when isValid is false, -1 when the
+ * answer is malformed. Pure. */
+int auth_parse_identity(const char *json, size_t len, struct token_claims *c);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * h_validate.c: GET /auth/validate, the JWK Set, and the internal
+ * revocation of a deleted user's refresh tokens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "json.h"
+#include "svc.h"
+
+static const struct json_field revoke_fields[] = {
+	{ "userId", JT_INT, 1, 0, 0, NULL, 1, INT64_MAX },
+};
+
+int
+auth_h_validate(struct http_req *r)
+{
+	char ts[UTIL_TS_LEN];
+	cJSON *root = cJSON_CreateObject(), *roles;
+	int i, rc;
+
+	util_ts_format(r->auth.exp * 1000000, ts);
+	if (root == NULL || cJSON_AddBoolToObject(root, "valid", 1) == NULL ||
+	    cJSON_AddNumberToObject(root, "userId", (double)r->auth.sub) == NULL ||
+	    cJSON_AddStringToObject(root, "username", r->auth.username) == NULL ||
+	    (roles = cJSON_AddArrayToObject(root, "roles")) == NULL ||
+	    cJSON_AddStringToObject(root, "expiresAt", ts) == NULL)
+		goto fail;
+	for (i = 0; i < r->auth.nroles; i++)
+		if (!cJSON_AddItemToArray(roles, cJSON_CreateString(r->auth.roles[i])))
+			goto fail;
+	rc = http_reply_json(r, 200, root);
+	cJSON_Delete(root);
+	return rc;
+fail:
+	cJSON_Delete(root);
+	return http_error(r, 500, NULL, NULL);
+}
+
+int
+auth_h_jwks(struct http_req *r)
+{
+	char *s = token_jwks(svc_keys());
+	int rc;
+
+	if (s == NULL)
+		return http_error(r, 500, NULL, NULL);
+	rc = http_reply(r, 200, "application/json", s, strlen(s));
+	free(s);
+	return rc;
+}
+
+int
+auth_h_revoke_user(struct http_req *r)
+{
+	const char *bad[JSON_BAD_MAX + 1] = { 0 };
+	const char *p[1];
+	char uid[24];
+	int64_t id = 0;
+	size_t nbad;
+	int rc;
+
+	if (!json_check_fields(r->json, revoke_fields, ESM_NELEM(revoke_fields), bad, &nbad))
+		return http_error(r, 400, "invalid, missing or unknown fields", bad);
+	if (!json_int(r->json, "userId", &id))
+		return http_error(r, 400, "userId is required", NULL);
+	snprintf(uid, sizeof(uid), "%lld", (long long)id);
+	p[0] = uid;
+	if ((rc = db_exec(svc_db(), AS_REVOKE_USER, p, 1, NULL)) != DB_OK)
+		return svc_db_error(r, rc);
+	return http_reply(r, 204, NULL, NULL, 0);
+}

@@ -1,0 +1,38 @@
+/*
+ * routes.c: the token service's route table and SQL table.
+ */
+#include "auth.h"
+
+const struct db_stmt auth_stmts[AS_COUNT_] = {
+	[AS_RATE] = { "rate", RATELIMIT_SQL, 0 },
+	[AS_RATE_PURGE] = { "rate_purge", RATELIMIT_PURGE_SQL, 0 },
+	[AS_INSERT] = { "insert",
+	    "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) "
+	    "VALUES ($1, $2::uuid, $3::bigint, now() + make_interval(secs => $4::int))", 0 },
+	/* Rotation: only a live token can be used, exactly once. */
+	[AS_ROTATE] = { "rotate",
+	    "UPDATE refresh_tokens SET revoked_at = now(), rotated = true "
+	    "WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now() "
+	    "RETURNING family_id, user_id", 0 },
+	[AS_LOOKUP] = { "lookup",
+	    "SELECT family_id, rotated FROM refresh_tokens WHERE token_hash = $1", 1 },
+	[AS_REVOKE_FAMILY] = { "revoke_family",
+	    "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) "
+	    "WHERE family_id = $1::uuid", 0 },
+	[AS_REVOKE] = { "revoke",
+	    "UPDATE refresh_tokens SET revoked_at = now() "
+	    "WHERE token_hash = $1 AND revoked_at IS NULL", 0 },
+	[AS_REVOKE_USER] = { "revoke_user",
+	    "UPDATE refresh_tokens SET revoked_at = now() "
+	    "WHERE user_id = $1::bigint AND revoked_at IS NULL", 0 },
+};
+
+const struct route auth_routes[] = {
+	{ "POST", "/api/v1/eventstreammonitor/auth/login", auth_h_login, RB_JSON, RA_NONE },
+	{ "POST", "/api/v1/eventstreammonitor/auth/refresh", auth_h_refresh, RB_JSON, RA_NONE },
+	{ "POST", "/api/v1/eventstreammonitor/auth/logout", auth_h_logout, RB_JSON, RA_NONE },
+	{ "GET", "/api/v1/eventstreammonitor/auth/validate", auth_h_validate, RB_NONE, RA_BEARER },
+	{ "GET", "/.well-known/jwks.json", auth_h_jwks, RB_NONE, RA_NONE },
+	{ "POST", "/internal/v1/auth/revoke-user", auth_h_revoke_user, RB_JSON, RA_INTERNAL },
+};
+const size_t auth_nroutes = sizeof(auth_routes) / sizeof(auth_routes[0]);

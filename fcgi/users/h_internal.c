@@ -1,0 +1,92 @@
+/*
+ * h_internal.c: the internal listener's user endpoints, used by the auth
+ * service: credential validation (the original system's gRPC
+ * ValidateUserCredentials) and a user lookup for token refresh.
+ */
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "pwhash.h"
+#include "svc.h"
+#include "users.h"
+#include "valid.h"
+
+static const struct json_field validate_fields[] = {
+	{ "username", JT_STRING, 1, 1, 254, NULL, 0, 0 },
+	{ "password", JT_STRING, 1, 1, VALID_PASSWORD_MAX, NULL, 0, 0 },
+};
+
+static int
+reply_identity(struct http_req *r, int valid, const char *id, const char *username,
+    const char *role)
+{
+	cJSON *root = cJSON_CreateObject(), *roles;
+	int64_t uid = 0;
+	int rc;
+
+	if (root == NULL)
+		return http_error(r, 500, NULL, NULL);
+	if (valid && util_parse_i64(id, 1, INT64_MAX, &uid) == -1)
+		valid = 0;
+	if ((valid ? cJSON_AddNumberToObject(root, "userId", (double)uid)
+		   : cJSON_AddNullToObject(root, "userId")) == NULL ||
+	    cJSON_AddBoolToObject(root, "isValid", valid) == NULL)
+		goto fail;
+	if (valid) {
+		if (cJSON_AddStringToObject(root, "username", username) == NULL ||
+		    (roles = cJSON_AddArrayToObject(root, "roles")) == NULL)
+			goto fail;
+		if (!cJSON_AddItemToArray(roles, cJSON_CreateString("user")))
+			goto fail;
+		if (strcmp(role, "admin") == 0 &&
+		    !cJSON_AddItemToArray(roles, cJSON_CreateString("admin")))
+			goto fail;
+	}
+	rc = http_reply_json(r, 200, root);
+	cJSON_Delete(root);
+	return rc;
+fail:
+	cJSON_Delete(root);
+	return http_error(r, 500, NULL, NULL);
+}
+
+int
+users_h_validate(struct http_req *r)
+{
+	const char *bad[JSON_BAD_MAX + 1] = { 0 };
+	const char *p[1], *pw;
+	db_res *res = NULL;
+	size_t nbad;
+	int rc, ok;
+
+	if (!json_check_fields(r->json, validate_fields, ESM_NELEM(validate_fields), bad, &nbad))
+		return http_error(r, 400, "invalid, missing or unknown fields", bad);
+	p[0] = json_str(r->json, "username");
+	pw = json_str(r->json, "password");
+	if ((rc = db_exec(svc_db(), US_CREDENTIALS, p, 1, &res)) != DB_OK)
+		return svc_db_error(r, rc);
+	/* An unknown user costs one hash too, so timing tells nothing. */
+	ok = pwhash_verify(db_nrows(res) ? db_get(res, 0, 1) : NULL, pw, strlen(pw));
+	rc = reply_identity(r, ok && db_nrows(res) == 1, db_get(res, 0, 0), db_get(res, 0, 2),
+	    db_get(res, 0, 3));
+	db_res_free(res);
+	return rc;
+}
+
+int
+users_h_internal_get(struct http_req *r)
+{
+	const char *p[1] = { r->pv[0] };
+	db_res *res = NULL;
+	int rc;
+
+	if ((rc = db_exec(svc_db(), US_GET, p, 1, &res)) != DB_OK)
+		return svc_db_error(r, rc);
+	if (db_nrows(res) == 0)
+		rc = http_error(r, 404, "no such user", NULL);
+	else
+		rc = reply_identity(r, 1, db_get(res, 0, 0), db_get(res, 0, 1), db_get(res, 0, 8));
+	db_res_free(res);
+	return rc;
+}

@@ -1,0 +1,173 @@
+/*
+ * h_register.c: POST /api/v1/eventstreammonitor/users/register.
+ * Order: rate limit (cheap), fields, taken names (before the costly hash),
+ * hash, then user row + user_registered event in one transaction.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "event.h"
+#include "json.h"
+#include "log.h"
+#include "metrics.h"
+#include "pwhash.h"
+#include "svc.h"
+#include "users.h"
+#include "valid.h"
+
+struct users_cfg users_cfg;
+
+static const struct json_field register_fields[] = {
+	{ "username", JT_STRING, 1, 0, 0, valid_username, 0, 0 },
+	{ "email", JT_STRING, 1, 0, 0, valid_email, 0, 0 },
+	{ "password", JT_STRING, 1, 0, 0, valid_password, 0, 0 },
+	{ "firstName", JT_STRING_OR_NULL, 0, 0, VALID_NAME_MAX, valid_name, 0, 0 },
+	{ "lastName", JT_STRING_OR_NULL, 0, 0, VALID_NAME_MAX, valid_name, 0, 0 },
+	{ "dateOfBirth", JT_STRING_OR_NULL, 0, 0, 0, valid_past_date, 0, 0 },
+};
+
+int
+users_init(void)
+{
+	users_cfg.register_rate = ratelimit_cfg("ESM_RATE_REGISTER", "5/60");
+	users_cfg.internal_url = cfg_str("ESM_INTERNAL_URL",
+	    cfg_str("ESM_USERS_INTERNAL_URL", "http://127.0.0.1:9090"));
+	if (pwhash_init((size_t)cfg_int("ESM_ARGON2_MEMLIMIT_KIB", PWHASH_MIN_MEM_KIB,
+	    PWHASH_MIN_MEM_KIB, 4 * 1024 * 1024),
+	    (unsigned)cfg_int("ESM_ARGON2_OPSLIMIT", PWHASH_MIN_OPS, PWHASH_MIN_OPS, 64)) == -1) {
+		log_crit("cannot initialise password hashing");
+		return -1;
+	}
+	return 0;
+}
+
+/* Both names free? 0 when free, 409 (replied) when taken, else replied error. */
+static int
+check_taken(struct http_req *r, const char *username, const char *email)
+{
+	const char *p[2] = { username, email };
+	const char *params[3] = { NULL, NULL, NULL };
+	db_res *res = NULL;
+	int rc, n = 0;
+
+	if ((rc = db_exec(svc_db(), US_TAKEN, p, 2, &res)) != DB_OK)
+		return svc_db_error(r, rc);
+	if (strcmp(db_get(res, 0, 0), "t") == 0)
+		params[n++] = "username";
+	if (strcmp(db_get(res, 0, 1), "t") == 0)
+		params[n++] = "email";
+	db_res_free(res);
+	if (n == 0)
+		return 0;
+	return http_error(r, 409, n == 2 ? "username and email are already registered" :
+	    params[0][0] == 'u' ? "username is already taken" : "email is already registered", params);
+}
+
+static cJSON *
+registered_event(const struct http_req *r, const cJSON *user, char event_id[37])
+{
+	static const char *const copy[] = { "userId", "username", "email", "firstName", "lastName" };
+	cJSON *ev = event_new("user_registered", "usermanagement", r->rid, event_id);
+	size_t i;
+
+	for (i = 0; ev && i < ESM_NELEM(copy); i++) {
+		cJSON *v = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(user, copy[i]), 0);
+		if (v == NULL || !cJSON_AddItemToObject(ev, copy[i], v)) {
+			cJSON_Delete(v);
+			cJSON_Delete(ev);
+			return NULL;
+		}
+	}
+	return ev;
+}
+
+/* Inserts the user and its event; replies 201 or an error. */
+static int
+insert_user(struct http_req *r, const char *const p[6])
+{
+	const char *taken[2] = { NULL, NULL };
+	cJSON *user = NULL, *ev = NULL, *root = NULL;
+	db_res *res = NULL;
+	char event_id[37], key[24];
+	int rc, status;
+
+	if ((rc = db_begin(svc_db())) != DB_OK)
+		return svc_db_error(r, rc);
+	if ((rc = db_exec(svc_db(), US_INSERT, p, 6, &res)) != DB_OK) {
+		db_rollback(svc_db());
+		if (rc == DB_CONFLICT) {
+			/* Lost a race with a concurrent registration. */
+			taken[0] = "username";
+			return http_error(r, 409, "username or email is already registered", taken);
+		}
+		return svc_db_error(r, rc);
+	}
+	if ((user = users_row_json(res, 0)) == NULL ||
+	    (ev = registered_event(r, user, event_id)) == NULL) {
+		status = http_error(r, 500, NULL, NULL);
+		goto fail;
+	}
+	snprintf(key, sizeof(key), "%s", db_get(res, 0, 0));
+	if ((rc = event_outbox_add(svc_db(), US_OUTBOX, "user-registration-events", key, ev,
+	    event_id, r->rid)) != DB_OK || (rc = db_commit(svc_db())) != DB_OK) {
+		status = svc_db_error(r, rc);
+		goto fail;
+	}
+	metrics_add(MC_EVENTS_WRITTEN, 1);
+	log_info("user %s registered", key);
+	if ((root = cJSON_CreateObject()) == NULL || !cJSON_AddItemToObject(root, "user", user)) {
+		cJSON_Delete(root);
+		root = NULL;
+		status = http_error(r, 500, NULL, NULL);
+		goto out;
+	}
+	user = NULL;
+	if (http_header_add(r, "Location", "/api/v1/eventstreammonitor/users/%s", key) == -1)
+		status = http_error(r, 500, NULL, NULL);
+	else
+		status = http_reply_json(r, 201, root);
+	goto out;
+fail:
+	db_rollback(svc_db());
+out:
+	cJSON_Delete(root);
+	cJSON_Delete(user);
+	cJSON_Delete(ev);
+	db_res_free(res);
+	return status;
+}
+
+int
+users_h_register(struct http_req *r)
+{
+	const char *bad[JSON_BAD_MAX + 1] = { 0 };
+	const char *p[6];
+	char bucket[96], hash[PWHASH_STR_LEN];
+	size_t nbad;
+	int rc, retry;
+
+	snprintf(bucket, sizeof(bucket), "register:%s", r->client);
+	rc = ratelimit_hit(svc_db(), US_RATE, US_RATE_PURGE, bucket, &users_cfg.register_rate, &retry);
+	if (rc < 0)
+		return svc_db_error(r, rc);
+	if (rc == 1) {
+		metrics_add(MC_RATE_LIMITED, 1);
+		return http_error_ex(r, 429, "too many registrations from this address", NULL, retry);
+	}
+	if (!json_check_fields(r->json, register_fields, ESM_NELEM(register_fields), bad, &nbad))
+		return http_error(r, 400, "invalid, missing or unknown fields", bad);
+	p[0] = json_str(r->json, "username");
+	p[1] = json_str(r->json, "email");
+	if ((rc = check_taken(r, p[0], p[1])) != 0)
+		return rc;
+	if (pwhash_hash(json_str(r->json, "password"), strlen(json_str(r->json, "password")), hash) == -1) {
+		log_error("password hashing failed");
+		return http_error(r, 500, NULL, NULL);
+	}
+	p[2] = hash;
+	p[3] = json_str(r->json, "firstName");
+	p[4] = json_str(r->json, "lastName");
+	p[5] = json_str(r->json, "dateOfBirth");
+	return insert_user(r, p);
+}

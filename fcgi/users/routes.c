@@ -1,0 +1,39 @@
+/*
+ * routes.c: the user service's route table and SQL table. Every statement
+ * is constant and prepared once per connection.
+ */
+#include "event.h"
+#include "users.h"
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/* Columns of users_row_json, in order. */
+#define USERS_COLS "id, username, email, first_name, last_name, " \
+	"to_char(date_of_birth, 'YYYY-MM-DD'), " TS("created_at") ", " TS("updated_at") ", role"
+
+const struct db_stmt users_stmts[US_COUNT_] = {
+	[US_RATE] = { "rate", RATELIMIT_SQL, 0 },
+	[US_RATE_PURGE] = { "rate_purge", RATELIMIT_PURGE_SQL, 0 },
+	[US_OUTBOX] = { "outbox", EVENT_OUTBOX_SQL, 0 },
+	[US_OUTBOX_COUNT] = { "outbox_count",
+	    "SELECT count(*) FROM outbox WHERE sent_at IS NULL", 1 },
+	[US_TAKEN] = { "taken",
+	    "SELECT bool_or(lower(username) = lower($1)), bool_or(lower(email) = lower($2)) "
+	    "FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($2)", 1 },
+	[US_INSERT] = { "insert",
+	    "INSERT INTO users (username, email, password_hash, first_name, last_name, date_of_birth) "
+	    "VALUES ($1, $2, $3, $4, $5, $6::date) RETURNING " USERS_COLS, 0 },
+	[US_GET] = { "get", "SELECT " USERS_COLS " FROM users WHERE id = $1::bigint", 1 },
+	[US_DELETE] = { "delete",
+	    "DELETE FROM users WHERE id = $1::bigint RETURNING id, username", 0 },
+	[US_CREDENTIALS] = { "credentials",
+	    "SELECT id, password_hash, username, role FROM users WHERE lower(username) = lower($1)", 1 },
+};
+
+const struct route users_routes[] = {
+	{ "POST", "/api/v1/eventstreammonitor/users/register", users_h_register, RB_JSON, RA_NONE },
+	{ "GET", "/api/v1/eventstreammonitor/users/{id}", users_h_get, RB_NONE, RA_BEARER },
+	{ "DELETE", "/api/v1/eventstreammonitor/users/{id}", users_h_delete, RB_NONE, RA_BEARER },
+	{ "POST", "/internal/v1/users/validate", users_h_validate, RB_JSON, RA_INTERNAL },
+	{ "GET", "/internal/v1/users/{id}", users_h_internal_get, RB_NONE, RA_INTERNAL },
+};
+const size_t users_nroutes = sizeof(users_routes) / sizeof(users_routes[0]);

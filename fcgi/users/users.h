@@ -1,0 +1,49 @@
+/*
+ * users.h: the user management service: statement indices, handlers, and
+ * the small pieces the handlers share.
+ */
+#ifndef ESM_USERS_H
+#define ESM_USERS_H
+
+#include <cjson/cJSON.h>
+#include "db.h"
+#include "http.h"
+#include "ratelimit.h"
+#include "route.h"
+
+enum users_stmt {
+	US_RATE,
+	US_RATE_PURGE,
+	US_OUTBOX,
+	US_OUTBOX_COUNT,
+	US_TAKEN,
+	US_INSERT,
+	US_GET,
+	US_DELETE,
+	US_CREDENTIALS,
+	US_COUNT_
+};
+
+extern const struct db_stmt users_stmts[US_COUNT_];
+extern const struct route users_routes[];
+extern const size_t users_nroutes;
+
+/* Configuration read once at start by users_init. */
+struct users_cfg {
+	struct rate register_rate;
+	const char *internal_url;	/* auth's internal listener, for revocation */
+};
+extern struct users_cfg users_cfg;
+int users_init(void);
+
+int users_h_register(struct http_req *r);
+int users_h_get(struct http_req *r);
+int users_h_delete(struct http_req *r);
+int users_h_validate(struct http_req *r);
+int users_h_internal_get(struct http_req *r);
+
+/* The public user object from a row of USERS_COLS (see routes.c). NULL on
+ * ENOMEM. */
+cJSON *users_row_json(const db_res *res, int row);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * json.h: strict JSON input on top of cJSON, and the field tables that every
+ * route uses to refuse what it does not expect. Strict means: valid UTF-8,
+ * no raw control characters in strings, no \u0000, bounded nesting depth,
+ * no duplicate keys, nothing after the value. cJSON alone accepts all of
+ * those, so the raw text is checked before it is parsed.
+ */
+#ifndef ESM_JSON_H
+#define ESM_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "util.h"
+
+#define JSON_DEPTH_MAX 16
+
+/* Parses s[0..n). On success returns 0 and *out owns the tree. On failure
+ * returns -1 and *why names the problem in words fit for a client. */
+int json_parse_strict(const char *s, size_t n, int max_depth, cJSON **out,
+    const char **why) ESM_WUR;
+
+enum json_type {
+	JT_STRING,
+	JT_INT,		/* a JSON number that is an integer within [imin, imax] */
+	JT_OBJECT,
+	JT_BOOL,
+	JT_STRING_OR_NULL
+};
+
+/* One expected field. check (optional) validates a string value: returns 1
+ * when acceptable. maxlen counts code points (0 = no cap). */
+struct json_field {
+	const char *name;
+	enum json_type type;
+	int required;
+	size_t minlen, maxlen;
+	int (*check)(const char *s, size_t n);
+	int64_t imin, imax;
+};
+
+#define JSON_BAD_MAX 8
+
+/* Checks obj against fields: unknown members, missing required ones, wrong
+ * types, lengths and checks. Names of offending fields (borrowed from obj or
+ * fields) go to bad[0..*nbad). Returns 1 when everything is acceptable. */
+int json_check_fields(const cJSON *obj, const struct json_field *fields, size_t n,
+    const char *bad[JSON_BAD_MAX], size_t *nbad);
+
+/* Member accessors for objects that passed json_check_fields. */
+const char *json_str(const cJSON *obj, const char *name);	/* NULL when absent or null */
+int json_int(const cJSON *obj, const char *name, int64_t *out);	/* 1 when present */
+
+/* Appends a cJSON tree printed compactly; 0 / -1. */
+int json_print_to(buf_t *b, const cJSON *item) ESM_WUR;
+
+#endif

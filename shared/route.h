@@ -1,0 +1,63 @@
+/*
+ * route.h: constant route tables and the dispatcher that stands in front of
+ * every handler: method (405 + Allow), path (404), content type (415),
+ * length (411/413), body (400), bearer token (401), then the handler.
+ */
+#ifndef ESM_ROUTE_H
+#define ESM_ROUTE_H
+
+#include <stddef.h>
+#include "http.h"
+#include "token.h"
+
+enum route_body { RB_NONE, RB_JSON };
+/* RA_INTERNAL: only through the internal listener (its port is
+ * ESM_INTERNAL_PORT); elsewhere the route does not exist (404). */
+enum route_auth { RA_NONE, RA_BEARER, RA_INTERNAL };
+
+/* A handler replies itself (http_reply_json, http_error...) and returns the
+ * status; if it returns without replying, the dispatcher sends the contract
+ * error for the returned status. */
+typedef int (*route_fn)(struct http_req *r);
+
+/* Patterns are literal segments and parameters: "{id}" is a positive decimal
+ * integer of at most 18 digits; "{name}" is 1-64 of [A-Za-z0-9_.-]. */
+struct route {
+	const char *method;
+	const char *pattern;
+	route_fn fn;
+	enum route_body body;
+	enum route_auth auth;
+};
+
+struct dispatch {
+	const struct route *routes;
+	size_t nroutes;
+	size_t body_max;
+	const struct token_keys *keys;		/* for RA_BEARER routes */
+	const char *trusted_proxies;		/* comma-separated peer addresses, or NULL */
+	const char *internal_port;		/* SERVER_PORT of the internal listener, or NULL */
+};
+
+/* 1 when path matches pattern; parameters are copied into pbuf and pointed
+ * to by pv[0..]. Pure. */
+int route_match(const char *pattern, const char *path, char *pbuf, size_t pbufsz,
+    const char **pv, int maxpv);
+/* Finds the route for method+path: returns 0 and sets *out, else 404, or 405
+ * with the allowed methods listed in allow ("GET, DELETE"). HEAD matches GET.
+ * Pure. */
+int route_lookup(const struct route *tab, size_t n, const char *method, const char *path,
+    char *pbuf, size_t pbufsz, const char **pv, const struct route **out,
+    char *allow, size_t allowsz);
+/* 1 when ctype is application/json with at most a utf-8 charset. Pure. */
+int route_json_ctype(const char *ctype);
+/* Effective client address: the peer, or the last X-Forwarded-For entry when
+ * the peer is one of trusted (comma list). Writes at most n bytes. Pure. */
+void route_client_addr(const char *peer, const char *xff, const char *trusted,
+    char *out, size_t n);
+
+/* Runs the front line and the handler for one accepted request. Returns the
+ * status sent. */
+int route_dispatch(const struct dispatch *d, struct http_req *r);
+
+#endif

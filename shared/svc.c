@@ -1,0 +1,282 @@
+/*
+ * svc.c: see svc.h. Start-up may exit on bad configuration; once the accept
+ * loop runs, every failure becomes a reply.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "client.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "svc.h"
+
+#define SVC_KAFKA_CHECK_US 2000000	/* cache of the broker check, per process */
+#define SVC_COMMON_ROUTES 5
+
+static volatile sig_atomic_t svc_stop;
+static const struct svc_def *g_def;
+static db *g_db;
+static struct token_keys g_keys;
+static int g_have_keys;
+static kafka_producer *g_kafka;
+static struct route *g_routes;
+static size_t g_nroutes;
+static const char **g_methods, **g_patterns;
+static char g_metrics_path[96];
+static int64_t g_kafka_at;
+static int g_kafka_ok;
+
+db *
+svc_db(void)
+{
+	return g_db;
+}
+
+const struct token_keys *
+svc_keys(void)
+{
+	return g_have_keys ? &g_keys : NULL;
+}
+
+const struct svc_def *
+svc_def_get(void)
+{
+	return g_def;
+}
+
+int
+svc_db_error(struct http_req *r, int rc)
+{
+	switch (rc) {
+	case DB_UNAVAILABLE:
+		metrics_add(MC_DB_ERRORS, 1);
+		return http_error_ex(r, 503, "database unavailable, retry shortly", NULL, 2);
+	case DB_TIMEOUT:
+		metrics_add(MC_DB_ERRORS, 1);
+		return http_error_ex(r, 503, "database busy, retry shortly", NULL, 2);
+	case DB_CONFLICT:
+		return http_error(r, 409, "conflicting change", NULL);
+	default:
+		metrics_add(MC_DB_ERRORS, 1);
+		return http_error(r, 500, "internal error", NULL);
+	}
+}
+
+static int
+kafka_check(void)
+{
+	int64_t now = util_mono_us();
+
+	if (g_kafka == NULL)
+		return -1;
+	if (g_kafka_at == 0 || now - g_kafka_at > SVC_KAFKA_CHECK_US) {
+		g_kafka_ok = kafka_producer_ping(g_kafka, 500) == 0;
+		g_kafka_at = util_mono_us();
+	}
+	return g_kafka_ok ? 0 : -1;
+}
+
+static int
+health_reply(struct http_req *r)
+{
+	int dbok = db_ping(g_db) == DB_OK;
+	int kok = kafka_check() == 0;
+	cJSON *root = cJSON_CreateObject(), *checks;
+	int rc;
+
+	if (root == NULL ||
+	    cJSON_AddStringToObject(root, "status", dbok && kok ? "healthy" : "unhealthy") == NULL ||
+	    cJSON_AddStringToObject(root, "service", g_def->name) == NULL ||
+	    (checks = cJSON_AddObjectToObject(root, "checks")) == NULL ||
+	    cJSON_AddStringToObject(checks, "database", dbok ? "ok" : "unavailable") == NULL ||
+	    cJSON_AddStringToObject(checks, "kafka", kok ? "ok" : "unavailable") == NULL) {
+		cJSON_Delete(root);
+		return http_error(r, 500, NULL, NULL);
+	}
+	if (!(dbok && kok) && http_header_add(r, "Retry-After", "5") == -1) {
+		cJSON_Delete(root);
+		return http_error(r, 500, NULL, NULL);
+	}
+	rc = http_reply_json(r, dbok && kok ? 200 : 503, root);
+	cJSON_Delete(root);
+	return rc;
+}
+
+static int
+h_livez(struct http_req *r)
+{
+	cJSON *root = cJSON_CreateObject();
+	int rc;
+
+	if (root == NULL || cJSON_AddStringToObject(root, "status", "alive") == NULL ||
+	    cJSON_AddStringToObject(root, "service", g_def->name) == NULL) {
+		cJSON_Delete(root);
+		return 500;
+	}
+	rc = http_reply_json(r, 200, root);
+	cJSON_Delete(root);
+	return rc;
+}
+
+static int
+h_metrics(struct http_req *r)
+{
+	buf_t b = { 0 };
+	int rc;
+
+	if (metrics_render(&b, g_def->short_name, g_methods, g_patterns, g_nroutes) == -1)
+		goto fail;
+	if (g_def->outbox_count_stmt >= 0) {
+		db_res *res = NULL;
+		if (db_exec(g_db, (size_t)g_def->outbox_count_stmt, NULL, 0, &res) == DB_OK &&
+		    buf_printf(&b, "# TYPE esm_outbox_backlog gauge\nesm_outbox_backlog{service=\"%s\"} %s\n",
+		    g_def->short_name, db_get(res, 0, 0)) == -1) {
+			db_res_free(res);
+			goto fail;
+		}
+		db_res_free(res);
+	}
+	if (buf_printf(&b, "# TYPE esm_db_connection_errors_total counter\n"
+	    "esm_db_connection_errors_total{service=\"%s\",process=\"%ld\"} %llu\n",
+	    g_def->short_name, (long)getpid(), (unsigned long long)db_error_count(g_db)) == -1)
+		goto fail;
+	rc = http_reply(r, 200, "text/plain; version=0.0.4", b.p, b.len);
+	buf_free(&b);
+	return rc;
+fail:
+	buf_free(&b);
+	return http_error(r, 500, NULL, NULL);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	svc_stop = 1;
+	http_shutdown_pending();
+}
+
+static int
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: accept() must return */
+	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* The service's routes followed by the common ones; arrays for /metrics. */
+static int
+build_routes(const struct svc_def *def)
+{
+	size_t i, n = def->nroutes + SVC_COMMON_ROUTES;
+
+	snprintf(g_metrics_path, sizeof(g_metrics_path), "/metrics/%s", def->short_name);
+	if ((g_routes = calloc(n, sizeof(*g_routes))) == NULL ||
+	    (g_methods = calloc(n, sizeof(*g_methods))) == NULL ||
+	    (g_patterns = calloc(n, sizeof(*g_patterns))) == NULL)
+		return -1;
+	memcpy(g_routes, def->routes, def->nroutes * sizeof(*g_routes));
+	g_routes[def->nroutes + 0] = (struct route){ "GET", "/health", health_reply, RB_NONE, RA_NONE };
+	g_routes[def->nroutes + 1] = (struct route){ "GET", "/readyz", health_reply, RB_NONE, RA_NONE };
+	g_routes[def->nroutes + 2] = (struct route){ "GET", "/livez", h_livez, RB_NONE, RA_NONE };
+	g_routes[def->nroutes + 3] = (struct route){ "GET", "/metrics", h_metrics, RB_NONE, RA_INTERNAL };
+	g_routes[def->nroutes + 4] = (struct route){ "GET", g_metrics_path, h_metrics, RB_NONE, RA_INTERNAL };
+	g_nroutes = n;
+	for (i = 0; i < n; i++) {
+		g_methods[i] = g_routes[i].method;
+		g_patterns[i] = g_routes[i].pattern;
+	}
+	return 0;
+}
+
+int
+svc_main(const struct svc_def *def, int argc, char **argv)
+{
+	struct http_req r;
+	struct dispatch d;
+	const char *pk, *sk, *bootstrap;
+	char err[256];
+	int code = 1;
+
+	g_def = def;
+	log_init(def->name);
+	if (argc == 3 && strcmp(argv[1], "--keygen") == 0) {
+		if (token_keygen(argv[2]) == -1) {
+			log_crit("cannot create the key pair in %s", argv[2]);
+			return 1;
+		}
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "usage: %s [--keygen DIR]\n", argv[0]);
+		return 2;
+	}
+	if (install_signals() == -1 || build_routes(def) == -1)
+		return 1;
+	pk = cfg_str("ESM_JWT_PUBLIC_KEY_FILE", NULL);
+	sk = def->private_key ? cfg_str("ESM_JWT_PRIVATE_KEY_FILE", NULL) : NULL;
+	if (pk == NULL || (def->private_key && sk == NULL) ||
+	    token_keys_load(&g_keys, pk, sk) == -1) {
+		log_crit("cannot load the token keys (ESM_JWT_PUBLIC_KEY_FILE%s)",
+		    def->private_key ? ", ESM_JWT_PRIVATE_KEY_FILE" : "");
+		return 1;
+	}
+	g_have_keys = 1;
+	g_db = db_open(cfg_str("ESM_DB_DSN", ""), def->stmts, def->nstmts,
+	    (int)cfg_int("ESM_DB_STATEMENT_TIMEOUT_MS", 5000, 0, 600000));
+	if (g_db == NULL)
+		return 1;
+	/* Pool members share counters through ESM_METRICS_DIR/<service>.metrics. */
+	if (cfg_str("ESM_METRICS_DIR", NULL) != NULL) {
+		char mpath[512];
+		snprintf(mpath, sizeof(mpath), "%s/%s.metrics", cfg_str("ESM_METRICS_DIR", "."),
+		    def->short_name);
+		if (metrics_open(mpath) == -1)
+			log_warn("metrics are counted per process");
+	}
+	if ((bootstrap = cfg_str("ESM_KAFKA_BOOTSTRAP", NULL)) != NULL &&
+	    (g_kafka = kafka_producer_new(bootstrap, 0, 5000, NULL, NULL, NULL, err, sizeof(err))) == NULL)
+		log_error("kafka producer: %s", err);
+	if (def->init != NULL && def->init() == -1)
+		goto out;
+	if (http_init() == -1 || http_req_open(&r, 0) == -1) {
+		log_crit("cannot start FastCGI on fd 0 (run under spawn-fcgi)");
+		goto out;
+	}
+	d.routes = g_routes;
+	d.nroutes = g_nroutes;
+	d.body_max = (size_t)cfg_int("ESM_BODY_MAX", HTTP_BODY_MAX_DEFAULT, 1024, 16 * 1024 * 1024);
+	d.keys = &g_keys;
+	d.trusted_proxies = cfg_str("ESM_TRUSTED_PROXIES", NULL);
+	d.internal_port = cfg_str("ESM_INTERNAL_PORT", NULL);
+	log_info("%s ready", def->name);
+	while (!svc_stop && http_accept(&r) == 0) {
+		route_dispatch(&d, &r);
+		metrics_observe(r.route ? (int)(r.route - g_routes) : -1, r.status,
+		    util_mono_us() - r.started_us);
+		log_set_request_id(NULL);
+		http_finish(&r);
+	}
+	log_info("%s stopping", def->name);
+	http_req_close(&r);
+	code = 0;
+out:
+	client_cleanup();
+	kafka_producer_free(g_kafka, 1000);
+	db_close(g_db);
+	free(g_routes);
+	free(g_methods);
+	free(g_patterns);
+	return code;
+}

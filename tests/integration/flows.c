@@ -1,0 +1,80 @@
+/*
+ * flows.c: see flows.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "flows.h"
+
+int
+flow_register(struct flow_user *u, const char *prefix)
+{
+	struct itest_resp r;
+	char body[512];
+	const cJSON *user, *id;
+	int rc = -1;
+
+	memset(u, 0, sizeof(*u));
+	itest_unique(u->username, 21, prefix);
+	snprintf(u->email, sizeof(u->email), "%s@example.org", u->username);
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"email\":\"%s\",\"password\":\"%s\","
+	    "\"firstName\":\"Ada\",\"lastName\":\"Lovelace\",\"dateOfBirth\":\"1990-12-10\"}",
+	    u->username, u->email, FLOW_PASSWORD);
+	itest_json("POST", "gateway", USERS_BASE "/register", body, NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 201);
+	user = cJSON_GetObjectItemCaseSensitive(r.json, "user");
+	id = cJSON_GetObjectItemCaseSensitive(user, "userId");
+	if (r.status == 201 && cJSON_IsNumber(id)) {
+		u->id = (int64_t)id->valuedouble;
+		rc = 0;
+	} else
+		fprintf(stderr, "  register %s: %ld %.300s\n", u->username, r.status, r.body);
+	itest_resp_free(&r);
+	return rc;
+}
+
+int
+flow_login(struct flow_user *u)
+{
+	struct itest_resp r;
+	char body[256];
+	const cJSON *a, *f;
+	int rc = -1;
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", u->username,
+	    FLOW_PASSWORD);
+	itest_json("POST", "gateway", AUTH_BASE "/login", body, NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	a = cJSON_GetObjectItemCaseSensitive(r.json, "accessToken");
+	f = cJSON_GetObjectItemCaseSensitive(r.json, "refreshToken");
+	if (r.status == 200 && cJSON_IsString(a) && cJSON_IsString(f)) {
+		snprintf(u->access, sizeof(u->access), "%s", a->valuestring);
+		snprintf(u->refresh, sizeof(u->refresh), "%s", f->valuestring);
+		rc = 0;
+	} else
+		fprintf(stderr, "  login %s: %ld %.300s\n", u->username, r.status, r.body);
+	itest_resp_free(&r);
+	return rc;
+}
+
+int
+flow_user(struct flow_user *u, const char *prefix, int admin)
+{
+	char sql[256];
+
+	if (flow_register(u, prefix) == -1)
+		return -1;
+	if (admin) {
+		snprintf(sql, sizeof(sql), "UPDATE users SET role = 'admin' WHERE id = %lld",
+		    (long long)u->id);
+		if (itest_sql_exec("registrations", sql) == -1)
+			return -1;
+	}
+	return flow_login(u);
+}
+
+int64_t
+flow_count(const char *db, const char *sql)
+{
+	return itest_sql_int(db, sql);
+}

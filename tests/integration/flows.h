@@ -1,0 +1,34 @@
+/*
+ * flows.h: common steps of the integration suites (register, log in) so
+ * each suite reads as the scenario it checks.
+ */
+#ifndef ESM_TEST_FLOWS_H
+#define ESM_TEST_FLOWS_H
+
+#include <stdint.h>
+#include "itest.h"
+
+#define FLOW_PASSWORD "correct horse battery"
+#define USERS_BASE "/api/v1/eventstreammonitor/users"
+#define AUTH_BASE "/api/v1/eventstreammonitor/auth"
+
+struct flow_user {
+	char username[32];
+	char email[80];
+	int64_t id;
+	char access[2048];
+	char refresh[128];
+};
+
+/* Registers a fresh user (unique name with prefix); 0 / -1 with CUnit
+ * assertions on the way. */
+int flow_register(struct flow_user *u, const char *prefix);
+/* Logs u in, filling access and refresh; 0 / -1. */
+int flow_login(struct flow_user *u);
+/* Both, plus the admin role when admin != 0 (set in the database, then a
+ * fresh login so the token carries it). */
+int flow_user(struct flow_user *u, const char *prefix, int admin);
+/* Count of rows in db matching the SQL count query. */
+int64_t flow_count(const char *db, const char *sql);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * main.c: runs every registered integration suite against the running test
+ * stack (tests/run.sh starts it). An argument runs one suite.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <CUnit/Basic.h>
+#include <curl/curl.h>
+#include "itest.h"
+
+#define MAX_SUITES 64
+
+static struct {
+	const char *name;
+	CU_TestInfo *tests;
+} suites[MAX_SUITES];
+static int nsuites;
+
+void
+itest_add_suite(const char *name, CU_TestInfo *tests)
+{
+	if (nsuites < MAX_SUITES) {
+		suites[nsuites].name = name;
+		suites[nsuites].tests = tests;
+		nsuites++;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned failed;
+	int i, registered = 0;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	for (i = 0; i < nsuites; i++) {
+		CU_SuiteInfo si[2] = { { suites[i].name, NULL, NULL, NULL, NULL, suites[i].tests },
+				       CU_SUITE_INFO_NULL };
+		if (argc > 1 && strcmp(argv[1], suites[i].name) != 0)
+			continue;
+		if (CU_register_suites(si) != CUE_SUCCESS)
+			return 2;
+		registered++;
+	}
+	if (registered == 0) {
+		fprintf(stderr, "integration: no suite matches\n");
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_tests_failed();
+	printf("\nintegration: %u passed, %u failed\n", CU_get_number_of_tests_run() - failed, failed);
+	CU_cleanup_registry();
+	curl_global_cleanup();
+	return failed ? 1 : 0;
+}
