@@ -68,7 +68,9 @@ int kafka_store_offset(kafka_consumer *c, const kafka_msg *m) ESM_WUR;
 int kafka_commit(kafka_consumer *c) ESM_WUR;
 /* Consumer lag summed over assigned partitions, -1 when unknown. */
 int64_t kafka_consumer_lag(kafka_consumer *c);
-/* Commits stored offsets, leaves the group, destroys. Accepts NULL. */
+/* Commits stored offsets, leaves the group, destroys. Accepts NULL. With
+ * every broker down this takes about two session timeouts (20 s): the
+ * commit and the leave each wait for the coordinator that long. */
 void kafka_consumer_free(kafka_consumer *c);
 
 /* Message accessors: borrowed until kafka_msg_free. */

@@ -1,0 +1,96 @@
+/*
+ * main.c (esm-relay): publishes the committed outbox rows of one service
+ * database to Kafka. Start-up reads the configuration and installs the
+ * signal handlers; then the loop runs batches (handle.c) and sleeps between
+ * them: not at all after a full batch, the poll interval when caught up,
+ * a doubling backoff while Kafka or the database fails. SIGTERM/SIGINT end
+ * the loop after the current batch.
+ *
+ * Environment:
+ *   ESM_DB_DSN                     the service database (required)
+ *   ESM_KAFKA_BOOTSTRAP            bootstrap servers (required)
+ *   ESM_RELAY_BATCH                rows per transaction (500)
+ *   ESM_RELAY_POLL_MS              sleep when caught up (20)
+ *   ESM_KAFKA_DELIVERY_TIMEOUT_MS  producer delivery timeout (10000)
+ *   ESM_RELAY_STATS_S              seconds between counter lines (60)
+ *
+ * Several relays may run against one database for availability; the
+ * advisory lock in the batch lets one of them work at a time.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "relay.h"
+
+static volatile sig_atomic_t relay_stop;
+
+static void
+relay_on_signal(int sig)
+{
+	relay_stop = 1;
+}
+
+/* No SA_RESTART: a signal cuts a sleep short. */
+static int
+relay_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = relay_on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int
+main(void)
+{
+	struct relay r;
+	struct relay_cfg cfg;
+	enum relay_outcome oc;
+	int64_t stats_us, next_stats;
+	int poll_ms, backoff = 0, ms;
+
+	log_init("relay");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dsn = cfg_str("ESM_DB_DSN", NULL);
+	cfg.bootstrap = cfg_str("ESM_KAFKA_BOOTSTRAP", NULL);
+	cfg.batch = (int)cfg_int("ESM_RELAY_BATCH", 500, 1, 10000);
+	cfg.delivery_ms = (int)cfg_int("ESM_KAFKA_DELIVERY_TIMEOUT_MS", 10000, 1000, 300000);
+	poll_ms = (int)cfg_int("ESM_RELAY_POLL_MS", 20, 1, 60000);
+	stats_us = cfg_int("ESM_RELAY_STATS_S", 60, 1, 86400) * 1000000;
+	if (cfg.dsn == NULL || cfg.bootstrap == NULL) {
+		log_crit("ESM_DB_DSN and ESM_KAFKA_BOOTSTRAP are required");
+		return 2;
+	}
+	if (relay_signals() == -1) {
+		log_crit("cannot install signal handlers");
+		return 1;
+	}
+	if (relay_open(&r, &cfg) == -1) {
+		relay_close(&r);
+		return 1;
+	}
+	log_info("relay started: batch %d, poll %d ms, delivery timeout %d ms, kafka %s",
+	    cfg.batch, poll_ms, cfg.delivery_ms, cfg.bootstrap);
+
+	next_stats = util_mono_us() + stats_us;
+	while (!relay_stop) {
+		oc = relay_batch(&r);
+		ms = relay_sleep_ms(oc, &backoff, poll_ms);
+		if (util_mono_us() >= next_stats) {
+			relay_log_stats(&r, "counters");
+			next_stats = util_mono_us() + stats_us;
+		}
+		if (!relay_stop)
+			relay_idle(&r, ms, &relay_stop);
+	}
+	relay_log_stats(&r, "stopping");
+	relay_close(&r);
+	return 0;
+}
