@@ -81,6 +81,15 @@ $(INTEG_BIN): $(INTEG_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CUNIT_LIBS) $(LDLIBS)
 
+# Benchmark helpers: the bare FastCGI ceiling and the argon2id hash rate.
+BENCH_BINS := $(B)/bench/esm-bare $(B)/bench/hashrate
+$(B)/bench/esm-bare: $(B)/tests/bench/bare.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/bench/hashrate: $(B)/tests/bench/hashrate.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -102,7 +111,7 @@ test-unit: all
 	@$(UNIT_BIN)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@tests/bench/run.sh
 
 clean:

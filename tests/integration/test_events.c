@@ -169,7 +169,7 @@ test_broker_down_nothing_lost(void)
 	const char *root = getenv("ESM_ROOT");
 
 	CU_ASSERT_FATAL(root != NULL);
-	CU_ASSERT_FATAL(itest_sh("'%s/scripts/stack.sh' broker-down test >/dev/null", root) == 0);
+	CU_ASSERT_FATAL(itest_sh("'%s/scripts/stack.sh' broker-down \"${ESM_TEST_INSTANCE:-test}\" >/dev/null", root) == 0);
 	for (i = 0; i < N; i++)
 		if (flow_register(&u[i], "down") == 0)
 			acked++;
@@ -183,7 +183,7 @@ test_broker_down_nothing_lost(void)
 	itest_json("GET", "users", "/health", NULL, NULL, &r);
 	CU_ASSERT_EQUAL(r.status, 503);
 	itest_resp_free(&r);
-	CU_ASSERT_FATAL(itest_sh("'%s/scripts/stack.sh' broker-up test >/dev/null", root) == 0);
+	CU_ASSERT_FATAL(itest_sh("'%s/scripts/stack.sh' broker-up \"${ESM_TEST_INSTANCE:-test}\" >/dev/null", root) == 0);
 	CU_ASSERT_FATAL(wait_outbox_drained(90) == 0);
 	CU_ASSERT_FATAL((text = read_topic(TOPIC)) != NULL);
 	for (i = 0; i < N; i++) {

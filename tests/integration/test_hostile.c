@@ -54,7 +54,7 @@ static const struct bad_case cases[] = {
 	{ "password too long", "POST", REG, JSON, "@longpw:129", 0, 400, "BAD_REQUEST", "password" },
 	{ "first name too long", "POST", REG, JSON, "@longname:51", 0, 400, "BAD_REQUEST", "firstName" },
 	{ "control char in name", "POST", REG, JSON, "{\"username\":\"bellname\",\"firstName\":\"a\\u0007b\"" OK_REST, 0, 400, "BAD_REQUEST", "firstName" },
-	{ "lone surrogate", "POST", REG, JSON, "{\"username\":\"surrogat\",\"lastName\":\"\\udc00\"" OK_REST, 0, 400, "BAD_REQUEST", "lastName" },
+	{ "lone surrogate", "POST", REG, JSON, "{\"username\":\"surrogat\",\"lastName\":\"\\udc00\"" OK_REST, 0, 400, "BAD_REQUEST", NULL },
 	{ "birth date in the future", "POST", REG, JSON, "{\"username\":\"future1\",\"dateOfBirth\":\"2999-01-01\"" OK_REST, 0, 400, "BAD_REQUEST", "dateOfBirth" },
 	{ "impossible birth date", "POST", REG, JSON, "{\"username\":\"feb30th\",\"dateOfBirth\":\"2001-02-30\"" OK_REST, 0, 400, "BAD_REQUEST", "dateOfBirth" },
 	{ "email without domain", "POST", REG, JSON, "{\"username\":\"nodomain\",\"email\":\"a@b\",\"password\":\"Password123!\"}", 0, 400, "BAD_REQUEST", "email" },
@@ -199,8 +199,9 @@ test_hostile_strings_roundtrip(void)
 	fn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r.json, "user"), "firstName");
 	CU_ASSERT(cJSON_IsString(fn) && strcmp(fn->valuestring, "<img src=x onerror=alert(1)>") == 0);
 	itest_resp_free(&r);
-	CU_ASSERT_EQUAL(flow_count("registrations",
-	    "SELECT count(*) FROM users WHERE last_name = 'O''Brien \"; DROP TABLE users;--'"), 1);
+	snprintf(body, sizeof(body), "SELECT count(*) FROM users WHERE username = '%s' AND "
+	    "last_name = 'O''Brien \"; DROP TABLE users;--'", name);
+	CU_ASSERT_EQUAL(flow_count("registrations", body), 1);
 }
 
 struct racer {

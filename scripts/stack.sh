@@ -1,0 +1,547 @@
+#!/usr/bin/env bash
+# stack.sh: the local stack of one instance, "run" (make run) or "test"
+# (make test): PostgreSQL, signing keys, the embedded Kafka broker, FastCGI
+# pools, workers and lighttpd. All state lives in var/INSTANCE/ of the working
+# tree (gitignored): pg/ (data), sock/ (FastCGI and PostgreSQL sockets), log/,
+# keys/, secrets/, pid files, env (what programs and tests need).
+#
+#   scripts/stack.sh start|stop|status|restart-pg|broker-down|broker-up|env run|test
+#
+# start is idempotent (starts only what does not run; data survives stop and
+# start). Programs that are not built yet are skipped with a note. Ports:
+# run: gateway 8080, users 5001, tasks 5002, notifications 5003, logmonitor
+# 5004, auth 5005, internal 9090, PostgreSQL 55432; test: the same + 10000,
+# PostgreSQL 55433. Overrides: ESM_<LISTENER>_PORT, ESM_PG_PORT, ESM_BIND,
+# ESM_INTERNAL_BIND, ESM_PROCS_<SVC>, ESM_FCGI_TIMEOUT, ESM_KAFKA_BOOTSTRAP
+# (a real cluster: no broker is started).
+set -euo pipefail
+
+usage() {
+	echo "usage: $0 {start|stop|status|restart-pg|broker-down|broker-up|env} {run|test}" >&2
+	exit 2
+}
+[ $# -eq 2 ] || usage
+CMD=$1 INST=$2
+# Other instance names (for parallel work on one machine) take their ports
+# from ESM_PORT_OFFSET, a multiple of 10000: PostgreSQL 55432 + OFFSET/10000.
+case $INST in
+run) OFF=0 PG_DEFAULT=55432 ;;
+test) OFF=${ESM_PORT_OFFSET:-10000} PG_DEFAULT=$((55432 + OFF / 10000)) ;;
+*)
+	[[ $INST =~ ^[a-z][a-z0-9]{0,15}$ ]] || usage
+	[[ ${ESM_PORT_OFFSET:-} =~ ^[1-5]0000$ ]] ||
+		{ echo "instance $INST needs ESM_PORT_OFFSET=10000..50000" >&2; exit 2; }
+	OFF=$ESM_PORT_OFFSET PG_DEFAULT=$((55432 + OFF / 10000))
+	;;
+esac
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+VAR=$ROOT/var/$INST
+SOCK=$VAR/sock
+LOG=$VAR/log
+BIN=$ROOT/build/bin
+ENVF=$VAR/env
+
+# FastCGI services: name, port variable, default port, database, role.
+# A new service is one line here plus its lighttpd/conf.d file.
+SERVICES="users ESM_USERS_PORT 5001 registrations esm_users
+auth ESM_AUTH_PORT 5005 auth esm_auth
+tasks ESM_TASKS_PORT 5002 tasks esm_tasks
+notifications ESM_NOTIFICATIONS_PORT 5003 notifications esm_notifications
+logmonitor ESM_LOGMONITOR_PORT 5004 logmonitor esm_logmonitor"
+# Workers: instance name, program, database, role (one relay per outbox DB).
+WORKERS="relay-registrations relay registrations esm_relay
+relay-tasks relay tasks esm_relay
+notifier notifier notifications esm_notifier
+logcollector logcollector logmonitor esm_logcollector"
+DATABASES="registrations auth tasks notifications logmonitor"
+
+: "${ESM_BIND:=127.0.0.1}"
+: "${ESM_INTERNAL_BIND:=$ESM_BIND}"
+: "${ESM_GATEWAY_PORT:=$((8080 + OFF))}"
+: "${ESM_INTERNAL_PORT:=$((9090 + OFF))}"
+: "${ESM_PG_PORT:=$PG_DEFAULT}"
+: "${ESM_FCGI_TIMEOUT:=30}"
+while read -r svc pvar pdef _; do
+	[ -n "${!pvar:-}" ] || printf -v "$pvar" '%s' $((pdef + OFF))
+done <<<"$SERVICES"
+export ESM_BIND ESM_INTERNAL_BIND ESM_GATEWAY_PORT ESM_INTERNAL_PORT \
+	ESM_USERS_PORT ESM_AUTH_PORT ESM_TASKS_PORT ESM_NOTIFICATIONS_PORT \
+	ESM_LOGMONITOR_PORT ESM_FCGI_TIMEOUT
+# Clients reach a wildcard bind through loopback.
+HOST=$ESM_BIND
+[ "$HOST" = 0.0.0.0 ] && HOST=127.0.0.1
+IHOST=$ESM_INTERNAL_BIND
+[ "$IHOST" = 0.0.0.0 ] && IHOST=127.0.0.1
+
+say() { echo "stack[$INST]: $*"; }
+warn() { echo "stack[$INST]: warning: $*" >&2; }
+die() {
+	echo "stack[$INST]: error: $*" >&2
+	exit 1
+}
+upper() { echo "$1" | tr 'a-z-' 'A-Z_'; }
+
+# ---- processes -------------------------------------------------------------
+
+# alive PID PROGRAM: 1 when PID runs PROGRAM (a recycled pid is not ours).
+alive() {
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
+		tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+# pids_alive FILE PROGRAM: the pids listed in FILE that still run PROGRAM.
+pids_alive() {
+	local p
+	[ -f "$1" ] || return 0
+	# shellcheck disable=SC2013 # one pid per word
+	for p in $(cat "$1"); do alive "$p" "$2" && echo "$p"; done
+	return 0
+}
+# stop_pids FILE PROGRAM NAME: SIGTERM, wait up to 10 s, then SIGKILL.
+stop_pids() {
+	local pids
+	pids=$(pids_alive "$1" "$2")
+	if [ -n "$pids" ]; then
+		say "stopping $3"
+		# shellcheck disable=SC2086 # a list of pids
+		kill $pids 2>/dev/null || true
+		for _ in $(seq 100); do
+			pids=$(for p in $pids; do alive "$p" "$2" && echo "$p"; done; true)
+			[ -z "$pids" ] && break
+			sleep 0.1
+		done
+		if [ -n "$pids" ]; then
+			warn "$3 did not stop in 10 s, killing $pids"
+			# shellcheck disable=SC2086
+			kill -KILL $pids 2>/dev/null || true
+		fi
+	fi
+	rm -f "$1"
+}
+
+# ---- PostgreSQL --------------------------------------------------------------
+
+PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)
+PGBIN=${PGBIN%/initdb}
+[ -x "$PGBIN/initdb" ] || PGBIN=
+# As root the cluster runs as the unprivileged postgres user (PostgreSQL
+# refuses root); otherwise as the invoking user.
+if [ "$(id -u)" -eq 0 ]; then PGOS=postgres; else PGOS=; fi
+asdb() {
+	# from / : the postgres user may not be able to enter the current dir
+	if [ -n "$PGOS" ]; then (cd / && runuser -u "$PGOS" -- "$@"); else "$@"; fi
+}
+# Where the data dir, its socket and its log really are. Normally in var/;
+# when the postgres user cannot reach the working tree (e.g. under /root) or
+# the socket path would be too long, in /var/tmp/esm-INST-HASH, with
+# var/INST/pg a symlink to it.
+pg_locate() {
+	PG_DATA=$VAR/pg PG_SOCK=$SOCK PG_LOG=$LOG/postgresql.log FALLBACK=
+	local fb
+	fb=/var/tmp/esm-$INST-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+	[ ! -L "$VAR/pg" ] || fb=$(dirname "$(readlink "$VAR/pg")")
+	if [ -L "$VAR/pg" ] || { [ ! -e "$VAR/pg" ] && ! pg_tree_ok; }; then
+		PG_DATA=$fb/pg PG_SOCK=$fb/sock PG_LOG=$fb/postgresql.log
+		FALLBACK=$fb
+	fi
+}
+pg_tree_ok() {
+	[ ${#SOCK} -le 90 ] || return 1
+	[ -z "$PGOS" ] || runuser -u "$PGOS" -- test -x "$VAR"
+}
+pg_ctl() { asdb "$PGBIN/pg_ctl" -D "$PG_DATA" "$@"; }
+pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && pg_ctl status >/dev/null 2>&1; }
+psql_super() {
+	PGHOST=$PG_SOCK PGPORT=$ESM_PG_PORT PGUSER=postgres \
+		"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+pg_init() {
+	[ -n "$PGBIN" ] || die "no PostgreSQL server binaries in /usr/lib/postgresql (run make deps)"
+	if [ -n "${FALLBACK:-}" ] && [ ! -e "$VAR/pg" ]; then
+		say "postgres cannot use $VAR (path not traversable or too long):"
+		say "  data dir and socket in $FALLBACK, $VAR/pg links to it"
+		mkdir -p "$FALLBACK/pg" "$FALLBACK/sock"
+		chmod 0711 "$FALLBACK"
+		ln -s "$FALLBACK/pg" "$VAR/pg"
+		[ -z "$PGOS" ] || chown "$PGOS:" "$FALLBACK/pg" "$FALLBACK/sock"
+	fi
+	mkdir -p "$PG_DATA" "$PG_SOCK"
+	touch "$PG_LOG"
+	if [ -n "$PGOS" ]; then
+		chown "$PGOS:" "$PG_DATA" "$PG_LOG"
+		# PostgreSQL puts its socket beside the FastCGI ones.
+		chown "$PGOS:" "$PG_SOCK"
+	fi
+	chmod 0700 "$PG_DATA"
+	[ "$PG_LOG" = "$LOG/postgresql.log" ] || ln -sfn "$PG_LOG" "$LOG/postgresql.log"
+	if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+		say "initdb $PG_DATA"
+		asdb "$PGBIN/initdb" -D "$PG_DATA" -U postgres -E UTF8 --locale=C.UTF-8 \
+			--auth-local=trust --auth-host=scram-sha-256 --no-instructions >>"$PG_LOG" 2>&1 ||
+			die "initdb failed, see $PG_LOG"
+		echo "include_if_exists = 'esm.conf'" | asdb tee -a "$PG_DATA/postgresql.conf" >/dev/null
+	fi
+	# Rewritten at every start: ports and paths may be overridden.
+	asdb tee "$PG_DATA/pg_hba.conf" >/dev/null <<-EOF
+		# Written by scripts/stack.sh. The superuser without password over the
+		# unix socket only (mode 0700: its owner and root); every service role
+		# with its scram-sha-256 password.
+		local all postgres              trust
+		local all all                   scram-sha-256
+		host  all all      127.0.0.1/32 scram-sha-256
+		host  all all      ::1/128      scram-sha-256
+	EOF
+	local maxconn=$((PROCS_TOTAL + 60)) fsync=on
+	[ "$maxconn" -ge 100 ] || maxconn=100
+	[ "$INST" = test ] && fsync=off # a crashed test host loses nothing of value
+	asdb tee "$PG_DATA/esm.conf" >/dev/null <<-EOF
+		# Written by scripts/stack.sh at every start.
+		listen_addresses = '127.0.0.1'
+		port = $ESM_PG_PORT
+		unix_socket_directories = '$PG_SOCK'
+		unix_socket_permissions = 0700
+		max_connections = $maxconn
+		password_encryption = 'scram-sha-256'
+		fsync = $fsync
+		log_min_messages = warning
+		log_line_prefix = '%m [%p] %q%u@%d '
+	EOF
+}
+
+pg_start() {
+	pg_locate
+	pg_init
+	if pg_running; then
+		say "postgresql already running"
+	else
+		say "starting postgresql on 127.0.0.1:$ESM_PG_PORT"
+		pg_ctl start -w -t 60 -l "$PG_LOG" >/dev/null ||
+			{ tail -n 20 "$PG_LOG" >&2; die "postgresql did not start, see $PG_LOG"; }
+	fi
+	local db role pw
+	for db in $DATABASES; do
+		[ "$(psql_super -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" = 1 ] ||
+			{ say "creating database $db"; psql_super -d postgres -c "CREATE DATABASE $db"; }
+	done
+	psql_super -d postgres -f "$ROOT/sql/roles.sql"
+	# Passwords: generated once into secrets/ (0600), set at every start so the
+	# files are the truth. Sent on stdin, never in argv; hex needs no quoting.
+	for role in $(roles); do
+		if [ ! -s "$VAR/secrets/$role" ]; then
+			(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$VAR/secrets/$role")
+		fi
+		pw=$(cat "$VAR/secrets/$role")
+		echo "ALTER ROLE $role PASSWORD '$pw';"
+	done | psql_super -d postgres
+	for db in $DATABASES; do
+		PGHOST=$PG_SOCK PGPORT=$ESM_PG_PORT PGUSER=postgres "$ROOT/sql/migrate.sh" "$db"
+	done
+}
+roles() {
+	{
+		echo "$SERVICES" | awk '{print $5}'
+		echo "$WORKERS" | awk '{print $4}'
+	} | sort -u
+}
+
+# ---- Kafka -------------------------------------------------------------------
+
+broker_start() {
+	# A bootstrap we did not write ourselves names a real cluster.
+	if [ -n "${ESM_KAFKA_BOOTSTRAP:-}" ] && [ "${ESM_KAFKA_EMBEDDED:-}" != 1 ]; then
+		say "using Kafka at $ESM_KAFKA_BOOTSTRAP (no embedded broker)"
+		KAFKA=$ESM_KAFKA_BOOTSTRAP EMBEDDED=0
+		return
+	fi
+	EMBEDDED=1 KAFKA=
+	if [ -n "$(pids_alive "$VAR/broker.pid" esm-broker)" ] && [ -s "$VAR/broker.bootstrap" ]; then
+		say "broker already running"
+	elif [ ! -x "$BIN/esm-broker" ]; then
+		warn "build/bin/esm-broker not built: no Kafka broker"
+		return
+	else
+		say "starting the embedded Kafka broker"
+		KAFKA_CHANGED=1
+		rm -f "$VAR/broker.bootstrap"
+		setsid "$BIN/esm-broker" -f "$VAR/broker.bootstrap" -P "$VAR/broker.pid" \
+			</dev/null >>"$LOG/broker.log" 2>&1 &
+		for _ in $(seq 150); do
+			[ -s "$VAR/broker.bootstrap" ] && break
+			kill -0 $! 2>/dev/null || { tail -n 20 "$LOG/broker.log" >&2; die "broker exited"; }
+			sleep 0.1
+		done
+		[ -s "$VAR/broker.bootstrap" ] || die "broker wrote no bootstrap address in 15 s, see $LOG/broker.log"
+	fi
+	KAFKA=$(cat "$VAR/broker.bootstrap")
+}
+
+# ---- env file ----------------------------------------------------------------
+
+# libpq conninfo value, quoted only when it must be.
+cq() {
+	case $1 in
+	*[\ \'\\]* | '') printf "'%s'" "$(printf '%s' "$1" | sed "s/[\\\\']/\\\\&/g")" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+dsn() { # database role
+	echo "host=$(cq "$PG_SOCK") port=$ESM_PG_PORT dbname=$1 user=$2 password=$(cat "$VAR/secrets/$2")"
+}
+# shell single-quoted value
+sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+write_env() {
+	local tmp=$ENVF.tmp name svc db role
+	(umask 077 && : >"$tmp")
+	{
+		echo "# Written by scripts/stack.sh start $INST; source it (set -a; . $ENVF)."
+		# Extra ESM_* settings of the caller (rate limits, ...) come first so the
+		# computed ones below win; the stack's own inputs are not recorded, so
+		# sourcing this file never moves another instance's ports.
+		for name in $(compgen -e | grep '^ESM_' | sort); do
+			case $name in
+			ESM_*_PORT | ESM_BIND | ESM_INTERNAL_BIND | ESM_PROCS_* | ESM_FCGI_TIMEOUT) continue ;;
+			ESM_DB_DSN | ESM_DSN_* | ESM_URL_* | ESM_PG_SUPER_DSN | ESM_*INTERNAL_URL) continue ;;
+			ESM_METRICS_DIR) continue ;;
+			ESM_KAFKA_BOOTSTRAP | ESM_KAFKA_EMBEDDED | ESM_ROOT | ESM_VAR | ESM_INSTANCE) continue ;;
+			ESM_JWT_PUBLIC_KEY_FILE | ESM_JWT_PRIVATE_KEY_FILE | ESM_WORKER_NAME) continue ;;
+			esac
+			echo "export $name=$(sq "${!name}")"
+		done
+		echo "export ESM_INSTANCE=$INST"
+		echo "export ESM_ROOT=$(sq "$ROOT")"
+		echo "export ESM_VAR=$(sq "$VAR")"
+		echo "export ESM_KAFKA_BOOTSTRAP=$(sq "$KAFKA")"
+		echo "export ESM_KAFKA_EMBEDDED=$EMBEDDED"
+		echo "export ESM_PG_SUPER_DSN=$(sq "host=$(cq "$PG_SOCK") port=$ESM_PG_PORT user=postgres")"
+		echo "export ESM_URL_GATEWAY=http://$HOST:$ESM_GATEWAY_PORT"
+		while read -r svc pvar _ db role; do
+			echo "export ESM_URL_$(upper "$svc")=http://$HOST:${!pvar}"
+			echo "export ESM_DSN_$(upper "$svc")=$(sq "$(dsn "$db" "$role")")"
+		done <<<"$SERVICES"
+		echo "export ESM_URL_INTERNAL=http://$IHOST:$ESM_INTERNAL_PORT"
+		echo "export ESM_USERS_INTERNAL_URL=http://$IHOST:$ESM_INTERNAL_PORT"
+		echo "export ESM_INTERNAL_URL=http://$IHOST:$ESM_INTERNAL_PORT"
+		echo "export ESM_METRICS_DIR=$(sq "$VAR/metrics")"
+		while read -r name _ db role; do
+			echo "export ESM_DSN_$(upper "$name")=$(sq "$(dsn "$db" "$role")")"
+		done <<<"$WORKERS"
+		echo "export ESM_JWT_PUBLIC_KEY_FILE=$(sq "$VAR/keys/ed25519.pub")"
+	} >>"$tmp"
+	mv "$tmp" "$ENVF"
+}
+
+# Environment of one program: ours minus every credential it must not see
+# (other services' DSNs, the superuser DSN). Sets the array RUNENV, a command
+# prefix: "${RUNENV[@]}" prog ... ; DSN_VAR (may be empty) names the variable
+# whose value becomes ESM_DB_DSN; NAME=VALUE extras follow.
+runenv() {
+	local own=$1 name
+	shift
+	RUNENV=(env -u ESM_PG_SUPER_DSN -u ESM_DB_DSN)
+	for name in $(compgen -e | grep '^ESM_DSN_' || true); do RUNENV+=(-u "$name"); done
+	[ -z "$own" ] || RUNENV+=("ESM_DB_DSN=${!own}")
+	RUNENV+=("$@")
+}
+
+# ---- FastCGI pools and workers -------------------------------------------------
+
+# rebuilt PIDFILE FILE...: 1 when a FILE changed after the process started,
+# so `make run` after a rebuild runs the new code (start stays idempotent).
+rebuilt() {
+	local pidf=$1 f
+	shift
+	for f in "$@"; do [ "$f" -nt "$pidf" ] && return 0; done
+	return 1
+}
+# stale PIDFILE BINARY: a running Kafka client to restart: rebuilt, or it
+# knows only the address of a broker this start replaced (the embedded
+# broker listens on a new port each time).
+stale() { [ "$KAFKA_CHANGED" = 1 ] || rebuilt "$@"; }
+KAFKA_CHANGED=0
+
+NCPU=$(nproc 2>/dev/null || echo 2)
+[ "$NCPU" -ge 2 ] || NCPU=2
+procs() {
+	local v
+	v=ESM_PROCS_$(upper "$1")
+	echo "${!v:-$NCPU}"
+}
+PROCS_TOTAL=0
+while read -r svc _; do PROCS_TOTAL=$((PROCS_TOTAL + $(procs "$svc"))); done <<<"$SERVICES"
+PROCS_TOTAL=$((PROCS_TOTAL + $(echo "$WORKERS" | wc -l)))
+
+pools_start() {
+	local svc n pidf up extra
+	while read -r svc _; do
+		[ -x "$BIN/esm-$svc" ] || { say "esm-$svc not built, skipped"; continue; }
+		pidf=$VAR/$svc.pids n=$(procs "$svc")
+		up=$(pids_alive "$pidf" "esm-$svc" | wc -l)
+		if [ "$up" -gt 0 ] && [ "$up" -eq "$(wc -w <"$pidf")" ] && ! stale "$pidf" "$BIN/esm-$svc"; then
+			say "$svc pool already running ($up processes)"
+			continue
+		fi
+		# A pool with dead members, an older build or the old broker's address
+		# is restarted whole: its socket is taken while any member lives.
+		[ "$up" -eq 0 ] || stop_pids "$pidf" "esm-$svc" "$svc pool (incomplete, rebuilt or new broker)"
+		rm -f "$SOCK/$svc.sock"
+		extra=()
+		[ "$svc" = auth ] && extra=("ESM_JWT_PRIVATE_KEY_FILE=$VAR/keys/ed25519.key")
+		say "starting $svc pool: $n processes on $SOCK/$svc.sock"
+		# spawn-fcgi sends the children's stdout and stderr to /dev/null; the
+		# sh wrapper execs the program (same pid) with both appended to its log.
+		runenv "ESM_DSN_$(upper "$svc")" "${extra[@]}"
+		# shellcheck disable=SC2016 # $0 and $1 are the inner shell's
+		"${RUNENV[@]}" spawn-fcgi -s "$SOCK/$svc.sock" -M 0600 -F "$n" -P "$pidf" -- \
+			/bin/sh -c 'exec "$0" >>"$1" 2>&1' "$BIN/esm-$svc" "$LOG/$svc.log" \
+			>>"$LOG/spawn-fcgi.log" 2>&1 ||
+			die "spawn-fcgi failed for $svc, see $LOG/spawn-fcgi.log"
+	done <<<"$SERVICES"
+}
+
+workers_start() {
+	local name prog
+	while read -r name prog db _; do
+		[ -x "$BIN/esm-$prog" ] || { say "esm-$prog not built, $name skipped"; continue; }
+		[ -d "$ROOT/sql/$db" ] || { say "no sql/$db yet, $name skipped"; continue; }
+		if [ -n "$(pids_alive "$VAR/$name.pid" "esm-$prog")" ]; then
+			if ! stale "$VAR/$name.pid" "$BIN/esm-$prog"; then
+				say "$name already running"
+				continue
+			fi
+			stop_pids "$VAR/$name.pid" "esm-$prog" "$name (rebuilt or new broker)"
+		fi
+		say "starting $name"
+		# setsid: own session, so a terminal's ^C or hangup does not reach it.
+		runenv "ESM_DSN_$(upper "$name")" "ESM_WORKER_NAME=$name"
+		"${RUNENV[@]}" setsid "$BIN/esm-$prog" </dev/null >>"$LOG/$name.log" 2>&1 &
+		echo $! >"$VAR/$name.pid"
+	done <<<"$WORKERS"
+}
+
+# ---- lighttpd ------------------------------------------------------------------
+
+lighttpd_start() {
+	local conf=$ROOT/lighttpd/lighttpd.conf
+	if [ -n "$(pids_alive "$VAR/lighttpd.pid" lighttpd)" ]; then
+		if ! rebuilt "$VAR/lighttpd.pid" "$conf" "$ROOT"/lighttpd/conf.d/*.conf; then
+			say "lighttpd already running"
+			return
+		fi
+		stop_pids "$VAR/lighttpd.pid" lighttpd "lighttpd (configuration changed)"
+	fi
+	export ESM_ROOT=$ROOT ESM_VAR=$VAR
+	runenv ""
+	"${RUNENV[@]}" lighttpd -tt -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
+		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd config test failed"; }
+	say "starting lighttpd"
+	# Daemonizes once its listeners are bound; a busy port fails here.
+	"${RUNENV[@]}" lighttpd -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
+		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd did not start (port in use?)"; }
+}
+
+# ---- commands ------------------------------------------------------------------
+
+start() {
+	mkdir -p "$VAR" "$SOCK" "$LOG" "$VAR/tmp" "$VAR/metrics"
+	mkdir -p "$VAR/keys" "$VAR/secrets"
+	chmod 0700 "$VAR/keys" "$VAR/secrets"
+	chmod 0755 "$VAR" "$SOCK"
+	pg_start
+	if [ -x "$BIN/esm-auth" ]; then
+		"$BIN/esm-auth" --keygen "$VAR/keys" >>"$LOG/auth.log" 2>&1 ||
+			die "esm-auth --keygen failed, see $LOG/auth.log"
+	else
+		warn "build/bin/esm-auth not built: no signing keys yet"
+	fi
+	broker_start
+	write_env
+	set -a
+	# shellcheck disable=SC1090
+	. "$ENVF"
+	set +a
+	pools_start
+	workers_start
+	lighttpd_start
+	summary
+}
+
+summary() {
+	local svc pvar
+	cat <<-EOF
+
+		EventStreamMonitor ($INST) is up:
+		  gateway        http://$HOST:$ESM_GATEWAY_PORT
+	EOF
+	while read -r svc pvar _; do
+		printf '  %-14s http://%s:%s\n' "$svc" "$HOST" "${!pvar}"
+	done <<<"$SERVICES"
+	cat <<-EOF
+		  internal       http://$IHOST:$ESM_INTERNAL_PORT
+		  postgresql     127.0.0.1:$ESM_PG_PORT, socket in $PG_SOCK (superuser postgres)
+		  kafka          ${KAFKA:-none}
+		  logs           $LOG/
+		  environment    $ENVF
+		Stop with: make stop$([ "$INST" = run ] || echo " (test: scripts/stack.sh stop test)")
+	EOF
+}
+
+stop() {
+	local svc name prog
+	stop_pids "$VAR/lighttpd.pid" lighttpd lighttpd
+	while read -r name prog _; do stop_pids "$VAR/$name.pid" "esm-$prog" "$name"; done <<<"$WORKERS"
+	while read -r svc _; do
+		stop_pids "$VAR/$svc.pids" "esm-$svc" "$svc pool"
+		rm -f "$SOCK/$svc.sock"
+	done <<<"$SERVICES"
+	stop_pids "$VAR/broker.pid" esm-broker broker
+	pg_locate
+	if pg_running; then
+		say "stopping postgresql"
+		pg_ctl stop -m fast -w >/dev/null
+	fi
+}
+
+status() {
+	local svc name prog p
+	line() { printf '%-22s %s\n' "$1" "$2"; }
+	pg_locate
+	if pg_running; then line postgresql "running, 127.0.0.1:$ESM_PG_PORT, data $PG_DATA"; else line postgresql stopped; fi
+	p=$(pids_alive "$VAR/broker.pid" esm-broker)
+	if [ -n "$p" ]; then line broker "running, pid $p, $(cat "$VAR/broker.bootstrap" 2>/dev/null)"; else line broker stopped; fi
+	while read -r svc _; do
+		p=$(pids_alive "$VAR/$svc.pids" "esm-$svc" | tr '\n' ' ')
+		if [ -n "$p" ]; then line "$svc pool" "running, pids $p"; else line "$svc pool" stopped; fi
+	done <<<"$SERVICES"
+	while read -r name prog _; do
+		p=$(pids_alive "$VAR/$name.pid" "esm-$prog")
+		if [ -n "$p" ]; then line "$name" "running, pid $p"; else line "$name" stopped; fi
+	done <<<"$WORKERS"
+	p=$(pids_alive "$VAR/lighttpd.pid" lighttpd)
+	if [ -n "$p" ]; then line lighttpd "running, pid $p, gateway http://$HOST:$ESM_GATEWAY_PORT"; else line lighttpd stopped; fi
+}
+
+broker_signal() {
+	local p
+	p=$(pids_alive "$VAR/broker.pid" esm-broker)
+	[ -n "$p" ] || die "the embedded broker is not running"
+	kill "-$1" "$p"
+	say "broker: sent SIG$1 ($2)"
+}
+
+case $CMD in
+start) start ;;
+stop) stop ;;
+status) status ;;
+restart-pg)
+	pg_locate
+	pg_running || die "postgresql is not running"
+	pg_ctl restart -m fast -w -t 60 -l "$PG_LOG" >/dev/null
+	say "postgresql restarted"
+	;;
+broker-down) broker_signal USR1 "brokers down" ;;
+broker-up) broker_signal USR2 "brokers up" ;;
+env) echo "$ENVF" ;;
+*) usage ;;
+esac

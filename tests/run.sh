@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# tests/run.sh: every test of the project (make test), against a private
+# stack (var/test, ports 1xxxx, PostgreSQL 55433) started here and stopped at
+# the end, also on failure or interrupt.
+#
+# Runs, in order: the CUnit unit binary, the CUnit integration binary (against
+# the running stack, with var/test/env exported), then every executable
+# tests/*/run.sh suite (tests/bench is `make bench`, not a test). Each runner
+# must print a line "... N passed, N failed"; its last such line counts. A
+# runner that prints none, crashes or exits non-zero with no failure counted
+# counts as one failure. Ends with exactly one line "N passed, N failed"
+# summed over everything; exits non-zero when anything failed.
+#
+# Knobs: ESM_PROCS_<SVC> (default 2 here), ESM_TEST_TIMEOUT (seconds per
+# runner, default 2400), any ESM_* setting the programs read.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$ROOT"
+
+# Small pools: the tests need concurrency, not throughput.
+for svc in USERS AUTH TASKS NOTIFICATIONS LOGMONITOR; do
+	v=ESM_PROCS_$svc
+	export "$v=${!v:-2}"
+done
+# Tests make every request look like a new client with X-Forwarded-For, so
+# per-address rate limits bite only the tests aimed at them: lighttpd, the
+# services' peer, is trusted as a proxy.
+export ESM_TRUSTED_PROXIES=${ESM_TRUSTED_PROXIES:-127.0.0.1}
+TIMEOUT=${ESM_TEST_TIMEOUT:-2400}
+# ESM_TEST_INSTANCE (with ESM_PORT_OFFSET) runs the suite on a stack of its
+# own, so two runs on one machine do not meet.
+INST=${ESM_TEST_INSTANCE:-test}
+export ESM_TEST_INSTANCE=$INST
+
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/esm-tests.XXXXXX")
+PASSED=0 FAILED=0 STACK_UP=0
+SUMMARY=()
+
+stop_stack() {
+	[ "$STACK_UP" = 1 ] || return 0
+	STACK_UP=0
+	scripts/stack.sh stop "$INST" >"$OUT/stop.log" 2>&1 ||
+		{ echo "tests: stopping the test stack failed:"; cat "$OUT/stop.log"; }
+}
+# Whatever happens, the test stack does not outlive the run.
+trap 'stop_stack; rm -rf "$OUT"' EXIT
+trap 'exit 130' INT TERM
+
+# count NAME P F: adds a runner's result.
+count() {
+	PASSED=$((PASSED + $2)) FAILED=$((FAILED + $3))
+	SUMMARY+=("$(printf '  %-28s %s passed, %s failed%s' "$1" "$2" "$3" "${4:-}")")
+}
+
+# run NAME CMD...: runs one runner, output passed through, counts parsed.
+run() {
+	local name=$1 log=$OUT/${1//\//_}.out rc line
+	shift
+	echo
+	echo "==== $name"
+	set +e
+	timeout -k 10 "$TIMEOUT" "$@" </dev/null 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	line=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+	if [ -z "$line" ]; then
+		count "$name" 0 1 " (no counts printed, exit $rc)"
+	else
+		# shellcheck disable=SC2086 # split "P passed, F failed" into words
+		set -- $line
+		if [ "$rc" -ne 0 ] && [ "$3" -eq 0 ]; then
+			count "$name" "$1" 1 " (+1: exit $rc with no failure counted)"
+		else
+			count "$name" "$1" "$3" "$([ "$rc" -eq 0 ] || echo " (exit $rc)")"
+		fi
+	fi
+}
+
+# first executable among the candidates (the binary was renamed once)
+bin() {
+	local f
+	for f in "$@"; do [ -f "$f" ] && [ -x "$f" ] && { echo "$f"; return; }; done
+	echo "$1"
+}
+
+# A fresh stack: processes of an earlier run may be older binaries.
+echo "==== test stack"
+STACK_UP=1
+scripts/stack.sh stop "$INST" >/dev/null 2>&1 || true
+if scripts/stack.sh start "$INST"; then
+	set -a
+	# shellcheck disable=SC1090
+	. "$(scripts/stack.sh env "$INST")"
+	set +a
+else
+	count "test stack" 0 1 " (did not start)"
+fi
+
+run unit "$(bin build/tests/unit-tests build/tests/unit)"
+run integration "$(bin build/tests/integration-tests build/tests/integration)"
+for suite in tests/*/run.sh; do
+	case $suite in tests/bench/*) continue ;; esac
+	[ -x "$suite" ] || continue
+	run "${suite%/run.sh}" "$suite"
+done
+
+stop_stack
+echo
+if [ "$FAILED" -gt 0 ]; then
+	for f in var/"$INST"/log/*.log; do
+		[ -s "$f" ] || continue
+		echo "---- tail of $f"
+		tail -n 15 "$f"
+	done
+	echo
+fi
+echo "==== summary"
+printf '%s\n' "${SUMMARY[@]}"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
