@@ -186,7 +186,7 @@ set_request_id(struct http_req *r)
 	if (rid != NULL && valid_request_id(rid, strlen(rid)))
 		snprintf(r->rid, sizeof(r->rid), "%s", rid);
 	else
-		util_uuid4(r->rid);
+		util_uuid4_fast(r->rid);
 	log_set_request_id(r->rid);
 }
 
@@ -224,7 +224,7 @@ check_bearer(const struct dispatch *d, struct http_req *r)
 		return http_error(r, 401, "missing bearer token", NULL);
 	if (d->keys == NULL)
 		return http_error(r, 500, "token verification is not configured", NULL);
-	tr = token_verify(d->keys, h + 7, strlen(h + 7), util_now_us() / 1000000, 30, &r->auth);
+	tr = token_verify_cached(d->keys, h + 7, strlen(h + 7), util_now_us() / 1000000, 30, &r->auth);
 	if (tr != TOKEN_OK)
 		return http_error(r, 401, tr == TOKEN_EXPIRED ? "token expired" : "invalid token", NULL);
 	r->authed = 1;

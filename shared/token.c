@@ -506,3 +506,52 @@ token_refresh_hash(const char *tok, size_t len, char hash_hex[65])
 	sodium_bin2hex(hash_hex, 65, h, sizeof(h));
 	return 0;
 }
+
+/* A prefork process sees the same few tokens again and again (a client
+ * keeps its access token for 15 minutes), and Ed25519 verification is the
+ * costliest step of an authenticated request. Verified claims are kept in a
+ * small direct-mapped table keyed by BLAKE2b-128 of the key and the token;
+ * the time window is checked again on every hit. Only verified tokens are
+ * stored, so a forged token always takes the full path. */
+#define TOKEN_CACHE_SLOTS 64
+
+static struct {
+	unsigned char h[16];
+	int used;
+	struct token_claims c;
+} token_cache[TOKEN_CACHE_SLOTS];
+
+enum token_result
+token_verify_cached(const struct token_keys *k, const char *jwt, size_t len, int64_t now,
+    int leeway_s, struct token_claims *out)
+{
+	crypto_generichash_state st;
+	unsigned char h[16];
+	enum token_result res;
+	size_t slot;
+
+	if (jwt == NULL || len == 0 || len > TOKEN_MAX_LEN || sodium_init() < 0)
+		return TOKEN_MALFORMED;
+	if (leeway_s < 0)
+		leeway_s = 0;
+	if (crypto_generichash_init(&st, NULL, 0, sizeof(h)) != 0 ||
+	    crypto_generichash_update(&st, k->pk, sizeof(k->pk)) != 0 ||
+	    crypto_generichash_update(&st, (const unsigned char *)jwt, len) != 0 ||
+	    crypto_generichash_final(&st, h, sizeof(h)) != 0)
+		return token_verify(k, jwt, len, now, leeway_s, out);
+	slot = h[0] % TOKEN_CACHE_SLOTS;
+	if (token_cache[slot].used && sodium_memcmp(token_cache[slot].h, h, sizeof(h)) == 0) {
+		const struct token_claims *c = &token_cache[slot].c;
+		if (c->exp <= now - leeway_s || c->iat > now + leeway_s)
+			return TOKEN_EXPIRED;
+		*out = *c;
+		return TOKEN_OK;
+	}
+	res = token_verify(k, jwt, len, now, leeway_s, out);
+	if (res == TOKEN_OK) {
+		memcpy(token_cache[slot].h, h, sizeof(h));
+		token_cache[slot].c = *out;
+		token_cache[slot].used = 1;
+	}
+	return res;
+}

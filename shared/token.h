@@ -55,6 +55,11 @@ char *token_sign(const struct token_keys *k, const struct token_claims *c);
  * skew, filling *out on TOKEN_OK. Pure: no I/O, no allocation leaks. */
 enum token_result token_verify(const struct token_keys *k, const char *jwt, size_t len,
     int64_t now, int leeway_s, struct token_claims *out);
+/* token_verify with a small per-process cache of verified tokens: the same
+ * results, faster for a token seen before (its time window is still checked
+ * at now). Not thread-safe: one request at a time per process. */
+enum token_result token_verify_cached(const struct token_keys *k, const char *jwt, size_t len,
+    int64_t now, int leeway_s, struct token_claims *out);
 /* 1 when c has role, else 0. */
 int token_has_role(const struct token_claims *c, const char *role);
 

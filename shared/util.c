@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -301,4 +302,53 @@ util_ct_equal(const void *a, const void *b, size_t n)
 	for (i = 0; i < n; i++)
 		d |= x[i] ^ y[i];
 	return d == 0;
+}
+
+/* xoshiro256** seeded from getrandom once per process (and again after a
+ * fork): request ids need uniqueness, not secrecy, and are made per request. */
+static uint64_t fast_s[4];
+static pid_t fast_pid;
+
+static uint64_t
+rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t
+fast_next(void)
+{
+	uint64_t r, t;
+
+	if (fast_pid != getpid()) {
+		if (util_random(fast_s, sizeof(fast_s)) == -1 || (fast_s[0] | fast_s[1]) == 0) {
+			fast_s[0] = (uint64_t)util_now_us() | 1;
+			fast_s[1] = (uint64_t)util_mono_us() ^ ((uint64_t)getpid() << 32);
+		}
+		fast_pid = getpid();
+	}
+	r = rotl(fast_s[1] * 5, 7) * 9;
+	t = fast_s[1] << 17;
+	fast_s[2] ^= fast_s[0];
+	fast_s[3] ^= fast_s[1];
+	fast_s[1] ^= fast_s[2];
+	fast_s[0] ^= fast_s[3];
+	fast_s[2] ^= t;
+	fast_s[3] = rotl(fast_s[3], 45);
+	return r;
+}
+
+void
+util_uuid4_fast(char out[37])
+{
+	unsigned char b[16];
+	uint64_t a = fast_next(), c = fast_next();
+	char h[33];
+
+	memcpy(b, &a, 8);
+	memcpy(b + 8, &c, 8);
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	util_hex(b, 16, h);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }

@@ -50,6 +50,10 @@ void util_ts_format(int64_t us, char out[UTIL_TS_LEN]);
 int util_random(void *buf, size_t n) ESM_WUR;
 /* Random (version 4) UUID, lowercase, 36 chars + NUL. */
 void util_uuid4(char out[37]);
+/* Same shape from a fast per-process generator (seeded from getrandom):
+ * unique, not secret. For request ids, never for anything an attacker must
+ * not guess. */
+void util_uuid4_fast(char out[37]);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
 

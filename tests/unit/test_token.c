@@ -846,7 +846,33 @@ test_high_bytes(void)
 	CU_ASSERT_EQUAL(token_refresh_hash(r, TOKEN_REFRESH_LEN, h), -1);
 }
 
+/* The cache gives the same answers as the full path: hits still expire,
+ * other keys and altered tokens are not served from it. */
+static void
+test_cached(void)
+{
+	struct token_claims c, out;
+	char *jwt, *bad;
+
+	keys();
+	claims(&c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(jwt = token_sign(&K, &c));
+	CU_ASSERT_EQUAL(token_verify_cached(&K, jwt, strlen(jwt), NOW, 0, &out), TOKEN_OK);
+	CU_ASSERT_EQUAL(token_verify_cached(&K, jwt, strlen(jwt), NOW, 0, &out), TOKEN_OK);
+	CU_ASSERT_EQUAL(out.sub, 1000);
+	CU_ASSERT_STRING_EQUAL(out.username, "alice");
+	CU_ASSERT_EQUAL(token_verify_cached(&K, jwt, strlen(jwt), NOW + 901, 0, &out), TOKEN_EXPIRED);
+	CU_ASSERT_EQUAL(token_verify_cached(&K2, jwt, strlen(jwt), NOW, 0, &out), TOKEN_BAD_SIGNATURE);
+	bad = strdup(jwt);
+	bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
+	CU_ASSERT_NOT_EQUAL(token_verify_cached(&K, bad, strlen(bad), NOW, 0, &out), TOKEN_OK);
+	CU_ASSERT_NOT_EQUAL(token_verify_cached(&K, jwt, strlen(jwt) - 1, NOW, 0, &out), TOKEN_OK);
+	free(bad);
+	free(jwt);
+}
+
 static CU_TestInfo tests[] = {
+	{ "verification cache", test_cached },
 	{ "sign and verify round trip", test_roundtrip },
 	{ "sign refuses bad input", test_sign_refuses },
 	{ "expiry and issue time window", test_time_window },
