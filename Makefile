@@ -90,6 +90,33 @@ $(B)/bench/hashrate: $(B)/tests/bench/hashrate.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Fuzzers (libFuzzer, clang): the real shared code with an in-memory HTTP
+# transport (tests/fuzz/fake_http.c) in place of the libfcgi glue.
+FUZZ_CC     := clang
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Ishared $(PKG_CFLAGS) \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIBSRC := $(filter-out shared/http.c,$(SHARED_SRC)) tests/fuzz/fake_http.c
+FUZZ_PROG   := $(filter-out %/main.c,$(wildcard fcgi/users/*.c fcgi/auth/*.c))
+FUZZERS     := dispatch json token
+fuzz_dispatch_SRC := fcgi/users/routes.c fcgi/auth/routes.c
+fuzz_json_SRC     := $(FUZZ_PROG)
+fuzz_token_SRC    :=
+FUZZ_BINS   := $(FUZZERS:%=$(B)/fuzz/fuzz_%)
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(B)/fuzz/fuzz_%: $$(addsuffix .o,$$(addprefix $(B)/fuzz/obj/,$$(basename tests/fuzz/fuzz_$$*.c $$(fuzz_$$*_SRC) $(FUZZ_LIBSRC))))
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+# make fuzz FUZZ_SECONDS=300: each fuzzer for that long (default 60).
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} tests/fuzz/run.sh
+
 deps:
 	@scripts/deps.sh
 

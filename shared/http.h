@@ -1,6 +1,6 @@
 /*
  * http.h: one FastCGI request and its reply, on libfcgi. Only http.c
- * includes fcgiapp.h. Everything a request owns hangs off struct http_req
+ * includes fcgiapp.h; reply.c formats replies and errors. Everything a request owns hangs off struct http_req
  * and is released by http_req_reset before the next request is accepted.
  */
 #ifndef ESM_HTTP_H
@@ -60,6 +60,9 @@ const char *http_param(const struct http_req *r, const char *name);
 /* Reads exactly CONTENT_LENGTH bytes (already checked <= cap) into r->body.
  * Returns 0, or an HTTP status (400 when the body is shorter than announced). */
 int http_read_body(struct http_req *r, size_t len);
+
+/* Writes n bytes of an assembled reply to the client (reply.c uses it). */
+void http_send(struct http_req *r, const char *p, size_t n);
 
 /* Adds "Name: value" to the reply. 0 / -1. */
 int http_header_add(struct http_req *r, const char *name, const char *fmt, ...)

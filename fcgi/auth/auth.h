@@ -5,6 +5,7 @@
 #define ESM_AUTH_H
 
 #include "db.h"
+#include "json.h"
 #include "http.h"
 #include "ratelimit.h"
 #include "route.h"
@@ -40,6 +41,10 @@ int auth_h_logout(struct http_req *r);
 int auth_h_validate(struct http_req *r);
 int auth_h_jwks(struct http_req *r);
 int auth_h_revoke_user(struct http_req *r);
+
+/* Field tables of the JSON routes (also used by the fuzzers). */
+extern const struct json_field auth_login_fields[], auth_refresh_fields[], auth_revoke_fields[];
+extern const size_t auth_login_nfields, auth_refresh_nfields, auth_revoke_nfields;
 
 /* Issues an access token for c (sub, username, roles set; jti, iat, exp are
  * filled here) and a refresh token in family (a UUID), inside the caller's

@@ -19,11 +19,6 @@
 
 struct auth_cfg auth_cfg;
 
-static const struct json_field login_fields[] = {
-	{ "username", JT_STRING, 1, 1, 254, NULL, 0, 0 },
-	{ "password", JT_STRING, 1, 1, VALID_PASSWORD_MAX, NULL, 0, 0 },
-};
-
 int
 auth_init(void)
 {
@@ -158,7 +153,7 @@ auth_h_login(struct http_req *r)
 	size_t nbad;
 	int rc;
 
-	if (!json_check_fields(r->json, login_fields, ESM_NELEM(login_fields), bad, &nbad))
+	if (!json_check_fields(r->json, auth_login_fields, auth_login_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	if ((rc = login_limited(r, json_str(r->json, "username"))) != 0)
 		return rc;

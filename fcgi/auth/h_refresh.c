@@ -12,10 +12,6 @@
 #include "log.h"
 #include "svc.h"
 
-static const struct json_field refresh_fields[] = {
-	{ "refreshToken", JT_STRING, 1, 1, 512, NULL, 0, 0 },
-};
-
 static void
 revoke_family(const char *family)
 {
@@ -74,7 +70,7 @@ auth_h_refresh(struct http_req *r)
 	size_t nbad;
 	int rc, who;
 
-	if (!json_check_fields(r->json, refresh_fields, ESM_NELEM(refresh_fields), bad, &nbad))
+	if (!json_check_fields(r->json, auth_refresh_fields, auth_refresh_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	tok = json_str(r->json, "refreshToken");
 	if (token_refresh_hash(tok, strlen(tok), hash) == -1)
@@ -125,7 +121,7 @@ auth_h_logout(struct http_req *r)
 	size_t nbad;
 	int rc;
 
-	if (!json_check_fields(r->json, refresh_fields, ESM_NELEM(refresh_fields), bad, &nbad))
+	if (!json_check_fields(r->json, auth_refresh_fields, auth_refresh_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	tok = json_str(r->json, "refreshToken");
 	/* Logging out with an unknown token is a no-op, not an oracle. */

@@ -10,10 +10,6 @@
 #include "json.h"
 #include "svc.h"
 
-static const struct json_field revoke_fields[] = {
-	{ "userId", JT_INT, 1, 0, 0, NULL, 1, INT64_MAX },
-};
-
 int
 auth_h_validate(struct http_req *r)
 {
@@ -62,7 +58,7 @@ auth_h_revoke_user(struct http_req *r)
 	size_t nbad;
 	int rc;
 
-	if (!json_check_fields(r->json, revoke_fields, ESM_NELEM(revoke_fields), bad, &nbad))
+	if (!json_check_fields(r->json, auth_revoke_fields, auth_revoke_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	if (!json_int(r->json, "userId", &id))
 		return http_error(r, 400, "userId is required", NULL);

@@ -1,7 +1,9 @@
 /*
- * routes.c: the token service's route table and SQL table.
+ * routes.c: the token service's tables: SQL statements, the fields each
+ * JSON route accepts, and routes.
  */
 #include "auth.h"
+#include "valid.h"
 
 const struct db_stmt auth_stmts[AS_COUNT_] = {
 	[AS_RATE] = { "rate", RATELIMIT_SQL, 0 },
@@ -26,6 +28,22 @@ const struct db_stmt auth_stmts[AS_COUNT_] = {
 	    "UPDATE refresh_tokens SET revoked_at = now() "
 	    "WHERE user_id = $1::bigint AND revoked_at IS NULL", 0 },
 };
+
+const struct json_field auth_login_fields[] = {
+	{ "username", JT_STRING, 1, 1, 254, NULL, 0, 0 },
+	{ "password", JT_STRING, 1, 1, VALID_PASSWORD_MAX, NULL, 0, 0 },
+};
+const size_t auth_login_nfields = ESM_NELEM(auth_login_fields);
+
+const struct json_field auth_refresh_fields[] = {
+	{ "refreshToken", JT_STRING, 1, 1, 512, NULL, 0, 0 },
+};
+const size_t auth_refresh_nfields = ESM_NELEM(auth_refresh_fields);
+
+const struct json_field auth_revoke_fields[] = {
+	{ "userId", JT_INT, 1, 0, 0, NULL, 1, INT64_MAX },
+};
+const size_t auth_revoke_nfields = ESM_NELEM(auth_revoke_fields);
 
 const struct route auth_routes[] = {
 	{ "POST", "/api/v1/eventstreammonitor/auth/login", auth_h_login, RB_JSON, RA_NONE },

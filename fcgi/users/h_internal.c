@@ -12,11 +12,6 @@
 #include "users.h"
 #include "valid.h"
 
-static const struct json_field validate_fields[] = {
-	{ "username", JT_STRING, 1, 1, 254, NULL, 0, 0 },
-	{ "password", JT_STRING, 1, 1, VALID_PASSWORD_MAX, NULL, 0, 0 },
-};
-
 static int
 reply_identity(struct http_req *r, int valid, const char *id, const char *username,
     const char *role)
@@ -60,7 +55,7 @@ users_h_validate(struct http_req *r)
 	size_t nbad;
 	int rc, ok;
 
-	if (!json_check_fields(r->json, validate_fields, ESM_NELEM(validate_fields), bad, &nbad))
+	if (!json_check_fields(r->json, users_validate_fields, users_validate_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	p[0] = json_str(r->json, "username");
 	pw = json_str(r->json, "password");

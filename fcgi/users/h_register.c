@@ -18,15 +18,6 @@
 
 struct users_cfg users_cfg;
 
-static const struct json_field register_fields[] = {
-	{ "username", JT_STRING, 1, 0, 0, valid_username, 0, 0 },
-	{ "email", JT_STRING, 1, 0, 0, valid_email, 0, 0 },
-	{ "password", JT_STRING, 1, 0, 0, valid_password, 0, 0 },
-	{ "firstName", JT_STRING_OR_NULL, 0, 0, VALID_NAME_MAX, valid_name, 0, 0 },
-	{ "lastName", JT_STRING_OR_NULL, 0, 0, VALID_NAME_MAX, valid_name, 0, 0 },
-	{ "dateOfBirth", JT_STRING_OR_NULL, 0, 0, 0, valid_past_date, 0, 0 },
-};
-
 int
 users_init(void)
 {
@@ -155,7 +146,7 @@ users_h_register(struct http_req *r)
 		metrics_add(MC_RATE_LIMITED, 1);
 		return http_error_ex(r, 429, "too many registrations from this address", NULL, retry);
 	}
-	if (!json_check_fields(r->json, register_fields, ESM_NELEM(register_fields), bad, &nbad))
+	if (!json_check_fields(r->json, users_register_fields, users_register_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	p[0] = json_str(r->json, "username");
 	p[1] = json_str(r->json, "email");

@@ -1,9 +1,10 @@
 /*
- * routes.c: the user service's route table and SQL table. Every statement
- * is constant and prepared once per connection.
+ * routes.c: the user service's tables: SQL statements (constant, prepared
+ * once per connection), the fields each JSON route accepts, and routes.
  */
 #include "event.h"
 #include "users.h"
+#include "valid.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 /* Columns of users_row_json, in order. */
@@ -28,6 +29,22 @@ const struct db_stmt users_stmts[US_COUNT_] = {
 	[US_CREDENTIALS] = { "credentials",
 	    "SELECT id, password_hash, username, role FROM users WHERE lower(username) = lower($1)", 1 },
 };
+
+const struct json_field users_register_fields[] = {
+	{ "username", JT_STRING, 1, 0, 0, valid_username, 0, 0 },
+	{ "email", JT_STRING, 1, 0, 0, valid_email, 0, 0 },
+	{ "password", JT_STRING, 1, 0, 0, valid_password, 0, 0 },
+	{ "firstName", JT_STRING_OR_NULL, 0, 0, VALID_NAME_MAX, valid_name, 0, 0 },
+	{ "lastName", JT_STRING_OR_NULL, 0, 0, VALID_NAME_MAX, valid_name, 0, 0 },
+	{ "dateOfBirth", JT_STRING_OR_NULL, 0, 0, 0, valid_past_date, 0, 0 },
+};
+const size_t users_register_nfields = ESM_NELEM(users_register_fields);
+
+const struct json_field users_validate_fields[] = {
+	{ "username", JT_STRING, 1, 1, 254, NULL, 0, 0 },
+	{ "password", JT_STRING, 1, 1, VALID_PASSWORD_MAX, NULL, 0, 0 },
+};
+const size_t users_validate_nfields = ESM_NELEM(users_validate_fields);
 
 const struct route users_routes[] = {
 	{ "POST", "/api/v1/eventstreammonitor/users/register", users_h_register, RB_JSON, RA_NONE },

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include "db.h"
+#include "json.h"
 #include "http.h"
 #include "ratelimit.h"
 #include "route.h"
@@ -41,6 +42,10 @@ int users_h_get(struct http_req *r);
 int users_h_delete(struct http_req *r);
 int users_h_validate(struct http_req *r);
 int users_h_internal_get(struct http_req *r);
+
+/* Field tables of the JSON routes (also used by the fuzzers). */
+extern const struct json_field users_register_fields[], users_validate_fields[];
+extern const size_t users_register_nfields, users_validate_nfields;
 
 /* The public user object from a row of USERS_COLS (see routes.c). NULL on
  * ENOMEM. */
