@@ -48,7 +48,7 @@ PROG_LIB_SRC := $(filter-out %/main.c,$(wildcard fcgi/*/*.c worker/*/*.c))
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(B)/tests/integration-tests
 
-.PHONY: all deps run stop test test-unit test-integration bench clean status
+.PHONY: all deps run stop test test-faults test-unit test-integration bench clean status
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(UNIT_BIN) $(INTEG_BIN)
@@ -133,6 +133,11 @@ status:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/run.sh
+
+# The fault suite alone (it is part of make test too).
+test-faults: deps
+	@$(MAKE) --no-print-directory all
+	@ESM_TEST_ONLY=faults tests/run.sh
 
 test-unit: all
 	@$(UNIT_BIN)

@@ -97,9 +97,16 @@ else
 	count "test stack" 0 1 " (did not start)"
 fi
 
-run unit "$(bin build/tests/unit-tests build/tests/unit)"
-run integration "$(bin build/tests/integration-tests build/tests/integration)"
-for suite in tests/*/run.sh; do
+# ESM_TEST_ONLY=SUITE runs just that integration suite (make test-faults).
+if [ -n "${ESM_TEST_ONLY:-}" ]; then
+	run "integration $ESM_TEST_ONLY" "$(bin build/tests/integration-tests build/tests/integration)" "$ESM_TEST_ONLY"
+	SUITES=()
+else
+	run unit "$(bin build/tests/unit-tests build/tests/unit)"
+	run integration "$(bin build/tests/integration-tests build/tests/integration)"
+	SUITES=(tests/*/run.sh)
+fi
+for suite in "${SUITES[@]}"; do
 	case $suite in tests/bench/*) continue ;; esac
 	[ -x "$suite" ] || continue
 	run "${suite%/run.sh}" "$suite"

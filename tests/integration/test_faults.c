@@ -1,0 +1,420 @@
+/*
+ * test_faults.c: the promises of DESIGN.md ("Nothing lost") under faults.
+ * Each scenario runs a bounded mixed load (registrations, logins, profile
+ * reads) through lighttpd, injects one fault in the middle, ends it, drains,
+ * and compares sets: every registration that got 201 has its row, its
+ * outbox row was published and its event is on the broker exactly once;
+ * every registration that got an error left no row. A table of the figures
+ * is printed at the end. Run alone with `make test-faults`.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flows.h"
+
+#define LOAD_THREADS 4
+#define MAX_REGS 4096
+
+struct reg {
+	char username[24];
+	long status;
+	int logins;
+};
+
+struct load {
+	volatile int stop;
+	pthread_mutex_t mu;
+	struct reg regs[MAX_REGS];
+	int nregs;
+	long requests, errors, bad_errors;	/* bad: an error other than 503/429 */
+	long gap_503_without_retry;
+	struct flow_user reader;
+	char prefix[8];
+};
+
+struct scenario_result {
+	const char *name;
+	long requests, acked, delivered, duplicates, lost, changed_on_error;
+};
+
+static struct scenario_result results[8];
+static int nresults;
+
+static const char *
+inst(void)
+{
+	const char *i = getenv("ESM_TEST_INSTANCE");
+	return i && *i ? i : "test";
+}
+
+static int
+stack(const char *what)
+{
+	return itest_sh("'%s/scripts/stack.sh' %s '%s' >/dev/null 2>&1", getenv("ESM_ROOT"), what, inst());
+}
+
+static void
+note_error(struct load *l, const struct itest_resp *r)
+{
+	char ra[16];
+
+	pthread_mutex_lock(&l->mu);
+	l->errors++;
+	if (r->status != 503 && r->status != 429) {
+		l->bad_errors++;
+		fprintf(stderr, "  unexpected %ld: %.160s\n", r->status, r->body ? r->body : "");
+	}
+	if (r->status == 503 && itest_header(r, "Retry-After", ra, sizeof(ra)) == NULL)
+		l->gap_503_without_retry++;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void *
+load_thread(void *arg)
+{
+	struct load *l = arg;
+	struct itest_resp r;
+	char body[256], path[96];
+	unsigned n = 0;
+
+	while (!l->stop) {
+		int op = (int)(n++ % 3), slot = -1;
+
+		if (op == 0) {
+			pthread_mutex_lock(&l->mu);
+			if (l->nregs < MAX_REGS)
+				slot = l->nregs++;
+			pthread_mutex_unlock(&l->mu);
+			if (slot < 0)
+				break;
+			snprintf(l->regs[slot].username, sizeof(l->regs[slot].username), "%s%d", l->prefix, slot);
+			snprintf(body, sizeof(body), "{\"username\":\"%s\",\"email\":\"%s@faults.example\","
+			    "\"password\":\"%s\"}", l->regs[slot].username, l->regs[slot].username, FLOW_PASSWORD);
+			itest_json("POST", "gateway", USERS_BASE "/register", body, NULL, &r);
+			l->regs[slot].status = r.status;
+		} else if (op == 1) {
+			/* Log in as one of this load's newest users, so the per-user
+			 * login limit never mixes into the figures. */
+			const char *who = l->reader.username;
+			pthread_mutex_lock(&l->mu);
+			for (int k = l->nregs - 1, seen = 0; k >= 0 && seen < 64; k--, seen++)
+				if (l->regs[k].status == 201 && l->regs[k].logins < 3) {
+					l->regs[k].logins++;
+					who = l->regs[k].username;
+					break;
+				}
+			pthread_mutex_unlock(&l->mu);
+			snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}",
+			    who, FLOW_PASSWORD);
+			itest_json("POST", "gateway", AUTH_BASE "/login", body, NULL, &r);
+		} else {
+			snprintf(path, sizeof(path), USERS_BASE "/%lld", (long long)l->reader.id);
+			itest_json("GET", "gateway", path, NULL, l->reader.access, &r);
+		}
+		pthread_mutex_lock(&l->mu);
+		l->requests++;
+		pthread_mutex_unlock(&l->mu);
+		if (r.status < 200 || r.status >= 300)
+			note_error(l, &r);
+		itest_resp_free(&r);
+	}
+	return NULL;
+}
+
+static int
+topic_count(const char *text, const char *event_id)
+{
+	char needle[64];
+	int n = 0;
+
+	snprintf(needle, sizeof(needle), "\"eventId\":\"%s\"", event_id);
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+static char *
+read_topic(void)
+{
+	char cmd[512], chunk[65536], *out = NULL, *np;
+	size_t len = 0, n;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "kcat -b '%s' -C -t user-registration-events -o beginning -e -q "
+	    "-f '%%s\\n' 2>/dev/null", getenv("ESM_KAFKA_BOOTSTRAP"));
+	if ((p = popen(cmd, "r")) == NULL)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+		if ((np = realloc(out, len + n + 1)) == NULL)
+			break;
+		out = np;
+		memcpy(out + len, chunk, n);
+		len += n;
+		out[len] = '\0';
+	}
+	pclose(p);
+	return out ? out : strdup("");
+}
+
+/* Drains the outbox, then checks the sets and records a table row. */
+static void
+verify(const char *name, struct load *l)
+{
+	struct scenario_result *res = &results[nresults < 8 ? nresults++ : 7];
+	char sql[512], *text, *eid;
+	int i;
+
+	memset(res, 0, sizeof(*res));
+	res->name = name;
+	res->requests = l->requests;
+	for (i = 0; i < 600; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM outbox WHERE sent_at IS NULL");
+		if (itest_sql_int("registrations", sql) == 0)
+			break;
+		itest_sleep_ms(100);
+	}
+	CU_ASSERT_EQUAL(itest_sql_int("registrations", "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
+	text = read_topic();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	for (i = 0; i < l->nregs; i++) {
+		struct reg *g = &l->regs[i];
+		snprintf(sql, sizeof(sql), "SELECT o.event_id FROM users u JOIN outbox o ON o.msg_key = u.id::text "
+		    "AND o.payload::jsonb->>'eventType' = 'user_registered' WHERE u.username = '%s'", g->username);
+		eid = itest_sql_text("registrations", sql);
+		if (g->status == 201) {
+			int c;
+			res->acked++;
+			c = eid ? topic_count(text, eid) : 0;
+			if (c >= 1)
+				res->delivered++;
+			else {
+				res->lost++;
+				fprintf(stderr, "  %s: %s acknowledged but %s\n", name, g->username,
+				    eid ? "its event is not on the broker" : "has no row");
+			}
+			if (c > 1)
+				res->duplicates += c - 1;
+		} else if (eid != NULL) {
+			res->changed_on_error++;
+			fprintf(stderr, "  %s: %s got %ld but was written\n", name, g->username, g->status);
+		}
+		free(eid);
+	}
+	free(text);
+	CU_ASSERT_EQUAL(res->lost, 0);
+	CU_ASSERT_EQUAL(res->changed_on_error, 0);
+	CU_ASSERT(res->acked > 0);
+}
+
+static struct load *
+load_start(pthread_t th[LOAD_THREADS], const char *prefix)
+{
+	struct load *l = calloc(1, sizeof(*l));
+	int i;
+
+	pthread_mutex_init(&l->mu, NULL);
+	itest_unique(l->prefix, 7, prefix);
+	if (flow_user(&l->reader, "flt", 0) == -1) {
+		CU_FAIL("could not create the reading user");
+		return l;
+	}
+	for (i = 0; i < LOAD_THREADS; i++)
+		pthread_create(&th[i], NULL, load_thread, l);
+	return l;
+}
+
+static void
+load_stop(struct load *l, pthread_t th[LOAD_THREADS])
+{
+	int i;
+
+	l->stop = 1;
+	for (i = 0; i < LOAD_THREADS; i++)
+		pthread_join(th[i], NULL);
+}
+
+static char *
+pids_of(const char *file)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", getenv("ESM_VAR"), file);
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 4096);
+	if (f) {
+		size_t n = fread(buf, 1, 4095, f);
+		buf[n] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+static void
+test_broker_down(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l = load_start(th, "fb");
+
+	itest_sleep_ms(3000);
+	CU_ASSERT_FATAL(stack("broker-down") == 0);
+	itest_sleep_ms(20000);
+	CU_ASSERT_FATAL(stack("broker-up") == 0);
+	itest_sleep_ms(3000);
+	load_stop(l, th);
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	verify("broker down 20 s", l);
+	free(l);
+}
+
+static void
+test_postgres_restart(void)
+{
+	pthread_t th[LOAD_THREADS];
+	char *before = pids_of("users.pids"), *after;
+	struct load *l = load_start(th, "fp");
+
+	itest_sleep_ms(3000);
+	CU_ASSERT_FATAL(stack("restart-pg") == 0);
+	itest_sleep_ms(5000);
+	load_stop(l, th);
+	fprintf(stderr, "  postgres restart: %ld requests, %ld errors (503 during the gap)\n",
+	    l->requests, l->errors);
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	CU_ASSERT_EQUAL(l->gap_503_without_retry, 0);
+	/* The pools reconnected by themselves: the same processes serve. */
+	after = pids_of("users.pids");
+	CU_ASSERT_STRING_EQUAL(before, after);
+	verify("postgres restart", l);
+	free(before);
+	free(after);
+	free(l);
+}
+
+static void
+test_kill_relay(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l = load_start(th, "fr");
+	char *pid;
+
+	itest_sleep_ms(3000);
+	pid = pids_of("relay-registrations.pid");
+	CU_ASSERT_FATAL(atoi(pid) > 0);
+	kill(atoi(pid), SIGKILL);
+	free(pid);
+	itest_sleep_ms(4000);
+	CU_ASSERT_FATAL(stack("start") == 0);	/* brings the relay back */
+	itest_sleep_ms(3000);
+	load_stop(l, th);
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	verify("kill -9 outbox relay", l);
+	free(l);
+}
+
+static void
+test_kill_fastcgi(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l = load_start(th, "fk");
+	char *pids;
+
+	itest_sleep_ms(3000);
+	pids = pids_of("users.pids");
+	CU_ASSERT_FATAL(atoi(pids) > 0);
+	kill(atoi(pids), SIGKILL);	/* one member of the users pool */
+	free(pids);
+	itest_sleep_ms(5000);
+	load_stop(l, th);
+	/* The request the killed process held may fail (lighttpd answers 5xx);
+	 * the rest of the pool serves on. */
+	CU_ASSERT(l->bad_errors <= 2);
+	verify("kill -9 FastCGI process", l);
+	CU_ASSERT_FATAL(stack("start") == 0);	/* the pool whole again */
+	free(l);
+}
+
+static void
+test_lighttpd_graceful(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l = load_start(th, "fg");
+	char *pid;
+
+	itest_sleep_ms(3000);
+	pid = pids_of("lighttpd.pid");
+	CU_ASSERT_FATAL(atoi(pid) > 0);
+	kill(atoi(pid), SIGUSR1);	/* graceful restart */
+	free(pid);
+	itest_sleep_ms(4000);
+	load_stop(l, th);
+	fprintf(stderr, "  lighttpd graceful restart: %ld requests, %ld errors\n", l->requests, l->errors);
+	CU_ASSERT_EQUAL(l->errors, 0);
+	verify("lighttpd graceful restart", l);
+	CU_ASSERT_FATAL(stack("start") == 0);
+	free(l);
+}
+
+static void *
+hold_lock(void *arg)
+{
+	(void)arg;
+	/* 8 s with the users table locked: longer than the statement and lock
+	 * timeout (5 s), so waiting requests must give up cleanly. */
+	itest_sql_exec("registrations", "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; "
+	    "SELECT pg_sleep(8); COMMIT;");
+	return NULL;
+}
+
+static void
+test_slow_database(void)
+{
+	pthread_t th[LOAD_THREADS], locker;
+	struct load *l = load_start(th, "fs");
+	int64_t t0;
+
+	itest_sleep_ms(2000);
+	t0 = (int64_t)time(NULL);
+	pthread_create(&locker, NULL, hold_lock, NULL);
+	pthread_join(locker, NULL);
+	itest_sleep_ms(2000);
+	load_stop(l, th);
+	fprintf(stderr, "  slow database: %ld requests, %ld errors (503 after the lock timeout), lock held %llds\n",
+	    l->requests, l->errors, (long long)((int64_t)time(NULL) - t0));
+	CU_ASSERT(l->errors > 0);	/* the lock did bite */
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	CU_ASSERT_EQUAL(l->gap_503_without_retry, 0);
+	verify("slow database (lock 8 s)", l);
+	free(l);
+}
+
+static void
+test_print_table(void)
+{
+	int i;
+
+	fprintf(stderr, "\n| %-26s | %8s | %12s | %9s | %20s | %4s |\n", "scenario", "requests",
+	    "acknowledged", "delivered", "duplicates absorbed", "lost");
+	fprintf(stderr, "|----------------------------|----------|--------------|-----------|----------------------|------|\n");
+	for (i = 0; i < nresults; i++)
+		fprintf(stderr, "| %-26s | %8ld | %12ld | %9ld | %20ld | %4ld |\n", results[i].name,
+		    results[i].requests, results[i].acked, results[i].delivered, results[i].duplicates,
+		    results[i].lost);
+	CU_ASSERT(nresults > 0);
+}
+
+static CU_TestInfo tests[] = {
+	{ "broker down for 20 s under load", test_broker_down },
+	{ "PostgreSQL restart under load", test_postgres_restart },
+	{ "kill -9 of the outbox relay", test_kill_relay },
+	{ "kill -9 of a FastCGI process", test_kill_fastcgi },
+	{ "lighttpd graceful restart", test_lighttpd_graceful },
+	{ "slow database", test_slow_database },
+	{ "summary table", test_print_table },
+	CU_TEST_INFO_NULL,
+};
+
+ITEST_SUITE(faults, tests)
