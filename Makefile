@@ -132,7 +132,7 @@ status:
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@tests/run.sh
+	@ESM_SANITIZE=$(SANITIZE) tests/run.sh
 
 # The fault suite alone (it is part of make test too).
 test-faults: deps

@@ -97,6 +97,18 @@ else
 	count "test stack" 0 1 " (did not start)"
 fi
 
+# A sanitizer build (make SANITIZE=address,undefined test): every program
+# writes its reports to var/INST/log/sanitizer.*, and each report is a
+# failure. The unit and integration suites run; the other runners build
+# their own instrumented binaries (fuzz) or test no C of ours.
+SAN_DIR=
+if [ -n "${ESM_SANITIZE:-}" ]; then
+	SAN_DIR=$ROOT/var/$INST/log
+	export ASAN_OPTIONS="log_path=$SAN_DIR/sanitizer:detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+	export UBSAN_OPTIONS="log_path=$SAN_DIR/sanitizer:print_stacktrace=1:halt_on_error=0"
+	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+fi
+
 # ESM_TEST_ONLY=SUITE runs just that integration suite (make test-faults).
 if [ -n "${ESM_TEST_ONLY:-}" ]; then
 	run "integration $ESM_TEST_ONLY" "$(bin build/tests/integration-tests build/tests/integration)" "$ESM_TEST_ONLY"
@@ -105,6 +117,7 @@ else
 	run unit "$(bin build/tests/unit-tests build/tests/unit)"
 	run integration "$(bin build/tests/integration-tests build/tests/integration)"
 	SUITES=(tests/*/run.sh)
+	[ -n "$SAN_DIR" ] && SUITES=()
 fi
 for suite in "${SUITES[@]}"; do
 	case $suite in tests/bench/*) continue ;; esac
@@ -113,6 +126,15 @@ for suite in "${SUITES[@]}"; do
 done
 
 stop_stack
+# Processes report leaks when they exit, so this comes after the stop.
+if [ -n "$SAN_DIR" ]; then
+	reports=$(find "$SAN_DIR" -name 'sanitizer.*' -newer "$OUT" 2>/dev/null | wc -l)
+	for f in $(find "$SAN_DIR" -name 'sanitizer.*' -newer "$OUT" 2>/dev/null | head -5); do
+		echo "---- $f"
+		head -n 40 "$f"
+	done
+	count "sanitizer reports" $((reports == 0 ? 1 : 0)) "$reports"
+fi
 echo
 if [ "$FAILED" -gt 0 ]; then
 	for f in var/"$INST"/log/*.log; do
