@@ -48,7 +48,7 @@ PROG_LIB_SRC := $(filter-out %/main.c,$(wildcard fcgi/*/*.c worker/*/*.c))
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(B)/tests/integration-tests
 
-.PHONY: all deps run stop test test-faults test-unit test-integration bench clean status
+.PHONY: all deps run stop test test-faults test-unit soak test-integration bench clean status
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(UNIT_BIN) $(INTEG_BIN)
@@ -82,8 +82,11 @@ $(INTEG_BIN): $(INTEG_SRC:%.c=$(B)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CUNIT_LIBS) $(LDLIBS)
 
 # Benchmark helpers: the bare FastCGI ceiling and the argon2id hash rate.
-BENCH_BINS := $(B)/bench/esm-bare $(B)/bench/hashrate
+BENCH_BINS := $(B)/bench/esm-bare $(B)/bench/hashrate $(B)/bench/soak
 $(B)/bench/esm-bare: $(B)/tests/bench/bare.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/bench/soak: $(B)/tests/soak/soak.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/bench/hashrate: $(B)/tests/bench/hashrate.o $(LIB)
@@ -145,6 +148,11 @@ test-unit: all
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@tests/bench/run.sh
+
+# Ten minutes of paced load; the report lands in docs/soak.md. Not in CI.
+soak: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@tests/soak/soak.sh
 
 clean:
 	rm -rf $(B)
