@@ -39,20 +39,23 @@ PIDFILES=$(ls "$VAR"/*.pid "$VAR"/*.pids 2>/dev/null | grep -v bare)
 OUT=$(mktemp)
 build/bench/soak "$ESM_URL_GATEWAY" "$TOKEN" "$NAME" "$PW" "$RATE" "$MINUTES" $PIDFILES | tee "$OUT"
 
-# Verdict: no errors; the last minute's memory within 10% (or 2 MiB) of the
-# second minute's (the first warms up); p99 of the last minute within 1.5x of
-# the second minute's (or 5 ms).
+# Verdict: no errors; memory of the last minute within 10% (or 4 MiB) of the
+# highest of the first half after warm-up (minute 1 is warm-up; argon2id's
+# 19 MiB buffer comes and goes, which is noise, not growth); p99 of the last
+# minute within 1.5x (or 5 ms) of the highest of the first half.
 VERDICT=$(awk 'NR == 1 { next }
-	{ req[NR] = $2; err += $3; p99[NR] = $5; for (i = 6; i <= NF; i++) { split($i, kv, "="); rss[NR, kv[1]] = kv[2]; names[kv[1]] = 1 } last = NR }
+	{ m = NR - 1; err += $3; p99[m] = $5; for (i = 6; i <= NF; i++) { split($i, kv, "="); rss[m, kv[1]] = kv[2]; names[kv[1]] = 1 } last = m }
 	END {
 		bad = ""
 		if (err > 0) bad = bad " errors=" err
-		base = last > 2 ? 3 : 2
+		from = last > 1 ? 2 : 1; to = int(last / 2); if (to < from) to = from
 		for (n in names) {
-			a = rss[base, n]; b = rss[last, n]
-			if (b > a * 1.10 && b - a > 2048) bad = bad " rss-growth:" n "=" a "->" b
+			a = 0; for (k = from; k <= to; k++) if (rss[k, n] > a) a = rss[k, n]
+			b = rss[last, n]
+			if (b > a * 1.10 && b - a > 4096) bad = bad " rss-growth:" n "=" a "->" b
 		}
-		if (p99[last] > p99[base] * 1.5 && p99[last] - p99[base] > 5) bad = bad " p99-drift=" p99[base] "->" p99[last]
+		p = 0; for (k = from; k <= to; k++) if (p99[k] > p) p = p99[k]
+		if (p99[last] > p * 1.5 && p99[last] - p > 5) bad = bad " p99-drift=" p "->" p99[last]
 		print (bad == "" ? "steady: no errors, no memory growth beyond noise, p99 steady" : "NOT STEADY:" bad)
 	}' "$OUT")
 {
