@@ -12,6 +12,9 @@
 # tests/unit/*.c one CUnit binary, tests/integration/*.c another.
 
 CC       ?= cc
+# make V=1 shows the full command lines.
+V ?=
+Q := $(if $(V),,@)
 SANITIZE ?=
 PKGS     := fcgi rdkafka libcjson libpq libsodium libcurl
 B        := build
@@ -55,18 +58,20 @@ all: $(PROGS) $(UNIT_BIN) $(INTEG_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(if $(V),,@echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 .SECONDARY:
 .SECONDEXPANSION:
 # (% inside the prerequisite would be the stem again: hence basename/addsuffix.)
 $(B)/bin/esm-%: $$(addsuffix .o,$$(addprefix $(B)/,$$(basename $$(wildcard fcgi/$$*/*.c worker/$$*/*.c)))) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 
 # The unit binary links every program file but main.c, so the pure parts of the
 # services and workers are tested directly. Hence a rule for program sources:
@@ -75,23 +80,28 @@ UNIT_PROG_OBJ := $(PROG_LIB_SRC:%.c=$(B)/%.o)
 
 $(UNIT_BIN): $(UNIT_SRC:%.c=$(B)/%.o) $(UNIT_PROG_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CUNIT_LIBS) $(LDLIBS)
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CUNIT_LIBS) $(LDLIBS)
 
 $(INTEG_BIN): $(INTEG_SRC:%.c=$(B)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CUNIT_LIBS) $(LDLIBS)
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CUNIT_LIBS) $(LDLIBS)
 
 # Benchmark helpers: the bare FastCGI ceiling and the argon2id hash rate.
 BENCH_BINS := $(B)/bench/esm-bare $(B)/bench/hashrate $(B)/bench/soak
 $(B)/bench/esm-bare: $(B)/tests/bench/bare.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/bench/soak: $(B)/tests/soak/soak.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/bench/hashrate: $(B)/tests/bench/hashrate.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Fuzzers (libFuzzer, clang): the real shared code with an in-memory HTTP
 # transport (tests/fuzz/fake_http.c) in place of the libfcgi glue.
@@ -108,10 +118,10 @@ FUZZ_BINS   := $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(B)/fuzz/fuzz_%: $$(addsuffix .o,$$(addprefix $(B)/fuzz/obj/,$$(basename tests/fuzz/fuzz_$$*.c $$(fuzz_$$*_SRC) $(FUZZ_LIBSRC))))
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)
