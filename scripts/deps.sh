@@ -26,7 +26,13 @@ PKGS=(
 	"wrk|benchmarks"
 	"apache2-utils|ab and htpasswd (operator pages)"
 	"curl|smoke checks in scripts"
+	"clang|libFuzzer harnesses (make fuzz, part of make test)"
+	"libclang-rt-14-dev|clang's sanitizer and fuzzer runtimes"
+	"postgresql-client|pgbench, the database ceiling of the benchmarks"
+	"python3-aiosmtpd|local SMTP sink (make run, tests): the notifier's mail lands in var/INST/mail"
 	"ca-certificates|TLS trust store"
+	"chromium|headless browser test of the log monitor dashboard"
+	"nodejs|drives Chromium in the browser test (DevTools protocol on a pipe, no npm packages)"
 )
 
 missing=()

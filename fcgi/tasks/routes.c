@@ -1,0 +1,52 @@
+/*
+ * routes.c: the task service's route table and SQL table. Every statement
+ * is constant and prepared once per connection; optional filters are
+ * NULL parameters, not different SQL text.
+ */
+#include "event.h"
+#include "tasks.h"
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/* Columns of tasks_row_json, in order. */
+#define TASKS_COLS "id, reference, task_type, user_id, status, priority, progress, " \
+	"parameters::text, result::text, error_message, processing_time, " \
+	TS("created_at") ", " TS("started_at") ", " TS("completed_at") ", " TS("updated_at")
+/* Visible to the caller: $2 the caller's id, $3 true for an admin. */
+#define VISIBLE "(user_id = $2::bigint OR $3::boolean)"
+/* List filters: $1 status, $2 task type (NULL = any); $3 the user, which
+ * the per-user statements require so the (user_id, created_at) index
+ * serves them, and the admin-wide ones take as NULL. */
+#define FILTERS "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR task_type = $2)"
+#define USER_FILTERS "user_id = $3::bigint AND " FILTERS
+#define ALL_FILTERS "$3::bigint IS NULL AND " FILTERS
+#define NEWEST " ORDER BY created_at DESC, id DESC LIMIT $4::bigint OFFSET $5::bigint"
+
+const struct db_stmt tasks_stmts[TS_COUNT_] = {
+	[TS_OUTBOX] = { "outbox", EVENT_OUTBOX_SQL, 0 },
+	[TS_OUTBOX_COUNT] = { "outbox_count",
+	    "SELECT count(*) FROM outbox WHERE sent_at IS NULL", 1 },
+	[TS_INSERT] = { "insert",
+	    "INSERT INTO tasks (reference, task_type, user_id, priority, parameters) "
+	    "VALUES ($1, $2, $3::bigint, $4, $5::jsonb) RETURNING " TASKS_COLS, 0 },
+	[TS_GET] = { "get", "SELECT " TASKS_COLS " FROM tasks WHERE id = $1::bigint AND " VISIBLE, 1 },
+	[TS_LIST] = { "list", "SELECT " TASKS_COLS " FROM tasks WHERE " USER_FILTERS NEWEST, 1 },
+	[TS_COUNT] = { "count", "SELECT count(*) FROM tasks WHERE " USER_FILTERS, 1 },
+	[TS_LIST_ALL] = { "list_all", "SELECT " TASKS_COLS " FROM tasks WHERE " ALL_FILTERS NEWEST, 1 },
+	[TS_COUNT_ALL] = { "count_all", "SELECT count(*) FROM tasks WHERE " ALL_FILTERS, 1 },
+	/* One conditional update: the row lock in the subquery makes a second
+	 * concurrent cancel wait, then see 'cancelled' and change nothing. */
+	[TS_CANCEL] = { "cancel",
+	    "UPDATE tasks t SET status = 'cancelled', completed_at = now(), updated_at = now() "
+	    "FROM (SELECT id, status FROM tasks WHERE id = $1::bigint AND " VISIBLE
+	    " FOR UPDATE) p WHERE t.id = p.id AND p.status IN ('pending', 'processing') "
+	    "RETURNING t.id, t.reference, t.task_type, t.user_id, p.status", 0 },
+	[TS_STATUS] = { "status", "SELECT status FROM tasks WHERE id = $1::bigint AND " VISIBLE, 1 },
+};
+
+const struct route tasks_routes[] = {
+	{ "POST", "/api/v1/eventstreammonitor/tasks", tasks_h_create, RB_JSON, RA_BEARER },
+	{ "GET", "/api/v1/eventstreammonitor/tasks", tasks_h_list, RB_NONE, RA_BEARER },
+	{ "GET", "/api/v1/eventstreammonitor/tasks/{id}", tasks_h_get, RB_NONE, RA_BEARER },
+	{ "PUT", "/api/v1/eventstreammonitor/tasks/{id}/cancel", tasks_h_cancel, RB_NONE, RA_BEARER },
+};
+const size_t tasks_nroutes = sizeof(tasks_routes) / sizeof(tasks_routes[0]);

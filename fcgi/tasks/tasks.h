@@ -1,0 +1,75 @@
+/*
+ * tasks.h: the task processing service: statement indices, handlers, and
+ * the pure decisions the handlers share (vocabulary, state machine,
+ * references, query strings and paging), tested in tests/unit/test_tasks.c.
+ */
+#ifndef ESM_TASKS_H
+#define ESM_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "db.h"
+#include "query.h"
+#include "http.h"
+#include "route.h"
+
+#define TASKS_PARAMS_MAX 16384		/* serialized bytes of "parameters" */
+#define TASKS_PAGE_DEFAULT 50
+#define TASKS_PAGE_MAX 100
+#define TASKS_OFFSET_MAX 1000000000LL
+#define TASKS_QVAL_MAX QUERY_VAL_MAX
+#define TASKS_QKEYS_MAX 8
+#define TASKS_REF_LEN 20		/* "TASK" + YYYYMMDD + 8 hex */
+
+enum tasks_stmt {
+	TS_OUTBOX,
+	TS_OUTBOX_COUNT,
+	TS_INSERT,
+	TS_GET,
+	TS_LIST,		/* one user's tasks ($3 required) */
+	TS_COUNT,
+	TS_LIST_ALL,		/* everyone's (admins without a userId filter) */
+	TS_COUNT_ALL,
+	TS_CANCEL,
+	TS_STATUS,
+	TS_COUNT_
+};
+
+extern const struct db_stmt tasks_stmts[TS_COUNT_];
+extern const struct route tasks_routes[];
+extern const size_t tasks_nroutes;
+
+int tasks_h_create(struct http_req *r);
+int tasks_h_list(struct http_req *r);
+int tasks_h_get(struct http_req *r);
+int tasks_h_cancel(struct http_req *r);
+
+/* The task object from a row of TASKS_COLS (routes.c); full adds the
+ * fields of GET (result, errorMessage, timings). NULL on ENOMEM or a row
+ * that does not parse. */
+cJSON *tasks_row_json(const db_res *res, int row, int full);
+
+/* ---- pure decisions (logic.c) ---- */
+
+/* 1 when s[0..n) is one of the task types / priorities / statuses. */
+int tasks_valid_type(const char *s, size_t n);
+int tasks_valid_priority(const char *s, size_t n);
+int tasks_valid_status(const char *s, size_t n);
+/* 1 when a task may go from status from to status to: pending ->
+ * processing|cancelled, processing -> completed|failed|cancelled. */
+int tasks_transition_ok(const char *from, const char *to);
+/* 1 when a task in status may be cancelled. */
+int tasks_cancellable(const char *status);
+
+/* Writes "TASK" + UTC YYYYMMDD of now_us + 8 uppercase hex of rnd into
+ * out (TASKS_REF_LEN + 1 bytes). */
+void tasks_reference(int64_t now_us, uint32_t rnd, char out[TASKS_REF_LEN + 1]);
+
+/* Paging from the raw limit/offset values (NULL = absent): limit 1..100
+ * (default 50), offset 0..TASKS_OFFSET_MAX (default 0). 0, or -1 with *bad
+ * = "limit" or "offset". */
+int tasks_paging(const char *limit, const char *offset, int64_t *lim, int64_t *off,
+    const char **bad);
+
+#endif

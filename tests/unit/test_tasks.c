@@ -1,0 +1,160 @@
+/*
+ * test_tasks.c: the task service's pure decisions (fcgi/tasks/logic.c):
+ * vocabularies, the status state machine, task references, query strings
+ * and paging arguments.
+ */
+#include <string.h>
+#include <CUnit/CUnit.h>
+
+#include "unit.h"
+#include "../../fcgi/tasks/tasks.h"
+
+#define V(f, s) f(s, strlen(s))
+
+static void
+test_vocabulary(void)
+{
+	CU_ASSERT(V(tasks_valid_type, "data_processing"));
+	CU_ASSERT(V(tasks_valid_type, "image_processing"));
+	CU_ASSERT(!V(tasks_valid_type, "Data_processing"));
+	CU_ASSERT(!V(tasks_valid_type, "data_processing "));
+	CU_ASSERT(!V(tasks_valid_type, ""));
+	CU_ASSERT(!tasks_valid_type("data_processingX", 16));
+	CU_ASSERT(tasks_valid_type("data_processingX", 15));	/* only the first n bytes count */
+	CU_ASSERT(V(tasks_valid_priority, "critical"));
+	CU_ASSERT(!V(tasks_valid_priority, "urgent"));
+	CU_ASSERT(V(tasks_valid_status, "cancelled"));
+	CU_ASSERT(!V(tasks_valid_status, "canceled"));
+}
+
+static void
+test_state_machine(void)
+{
+	static const char *const st[] = { "pending", "processing", "completed", "failed", "cancelled" };
+	/* allowed[from][to] */
+	static const int allowed[5][5] = {
+		{ 0, 1, 0, 0, 1 },
+		{ 0, 0, 1, 1, 1 },
+		{ 0, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0 },
+	};
+
+	for (int i = 0; i < 5; i++)
+		for (int j = 0; j < 5; j++)
+			CU_ASSERT_EQUAL(tasks_transition_ok(st[i], st[j]), allowed[i][j]);
+	CU_ASSERT(tasks_cancellable("pending"));
+	CU_ASSERT(tasks_cancellable("processing"));
+	CU_ASSERT(!tasks_cancellable("completed"));
+	CU_ASSERT(!tasks_cancellable("failed"));
+	CU_ASSERT(!tasks_cancellable("cancelled"));
+	CU_ASSERT(!tasks_cancellable("bogus"));
+}
+
+static void
+test_reference(void)
+{
+	char ref[TASKS_REF_LEN + 1];
+
+	/* 2026-11-25T10:11:12Z */
+	tasks_reference(1795601472LL * 1000000, 0x00ab12cfu, ref);
+	CU_ASSERT_STRING_EQUAL(ref, "TASK20261125" "00AB12CF");
+	tasks_reference(0, 0xffffffffu, ref);
+	CU_ASSERT_STRING_EQUAL(ref, "TASK19700101FFFFFFFF");
+	CU_ASSERT_EQUAL(strlen(ref), TASKS_REF_LEN);
+}
+
+static const char *const qnames[] = { "status", "taskType", "userId", "limit", "offset" };
+
+static void
+test_query_parse(void)
+{
+	char v[5][TASKS_QVAL_MAX + 1], bad[TASKS_QVAL_MAX + 1];
+	int have[5];
+
+	CU_ASSERT_EQUAL(query_parse("", qnames, 5, v, have, bad), 0);
+	CU_ASSERT(!have[0] && !have[4]);
+	CU_ASSERT_EQUAL(query_parse("status=pending&limit=20&offset=0", qnames, 5, v, have, bad), 0);
+	CU_ASSERT(have[0] && have[3] && have[4] && !have[1]);
+	CU_ASSERT_STRING_EQUAL(v[0], "pending");
+	CU_ASSERT_STRING_EQUAL(v[3], "20");
+	CU_ASSERT_EQUAL(query_parse("taskType=data%5Fexport&&", qnames, 5, v, have, bad), 0);
+	CU_ASSERT_STRING_EQUAL(v[1], "data_export");
+	CU_ASSERT_EQUAL(query_parse("status=a+b", qnames, 5, v, have, bad), 0);
+	CU_ASSERT_STRING_EQUAL(v[0], "a b");
+	/* unknown, repeated, bad encodings, NUL and control characters */
+	CU_ASSERT_EQUAL(query_parse("sort=id", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_STRING_EQUAL(bad, "sort");
+	CU_ASSERT_EQUAL(query_parse("limit=1&limit=2", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_STRING_EQUAL(bad, "limit");
+	CU_ASSERT_EQUAL(query_parse("limit=%zz", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_STRING_EQUAL(bad, "limit");
+	CU_ASSERT_EQUAL(query_parse("limit=%2", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_EQUAL(query_parse("status=%00", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_EQUAL(query_parse("status=a%0Ab", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_EQUAL(query_parse("status=%ff", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_EQUAL(query_parse("limit", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_STRING_EQUAL(bad, "limit");
+	CU_ASSERT_EQUAL(query_parse("%zz=1", qnames, 5, v, have, bad), -1);
+	CU_ASSERT_STRING_EQUAL(bad, "");
+	{
+		char longq[200] = "status=";
+		memset(longq + 7, 'a', TASKS_QVAL_MAX + 1);
+		longq[7 + TASKS_QVAL_MAX + 1] = '\0';
+		CU_ASSERT_EQUAL(query_parse(longq, qnames, 5, v, have, bad), -1);
+		longq[7 + TASKS_QVAL_MAX] = '\0';
+		CU_ASSERT_EQUAL(query_parse(longq, qnames, 5, v, have, bad), 0);
+	}
+}
+
+static void
+test_paging(void)
+{
+	int64_t lim, off;
+	const char *bad = NULL;
+
+	CU_ASSERT_EQUAL(tasks_paging(NULL, NULL, &lim, &off, &bad), 0);
+	CU_ASSERT_EQUAL(lim, 50);
+	CU_ASSERT_EQUAL(off, 0);
+	CU_ASSERT_EQUAL(tasks_paging("1", "0", &lim, &off, &bad), 0);
+	CU_ASSERT_EQUAL(tasks_paging("100", "999", &lim, &off, &bad), 0);
+	CU_ASSERT_EQUAL(lim, 100);
+	CU_ASSERT_EQUAL(off, 999);
+	CU_ASSERT_EQUAL(tasks_paging("101", NULL, &lim, &off, &bad), -1);
+	CU_ASSERT_STRING_EQUAL(bad, "limit");
+	CU_ASSERT_EQUAL(tasks_paging("0", NULL, &lim, &off, &bad), -1);
+	CU_ASSERT_EQUAL(tasks_paging("-1", NULL, &lim, &off, &bad), -1);
+	CU_ASSERT_EQUAL(tasks_paging("1e2", NULL, &lim, &off, &bad), -1);
+	CU_ASSERT_EQUAL(tasks_paging("", NULL, &lim, &off, &bad), -1);
+	CU_ASSERT_EQUAL(tasks_paging(NULL, "-1", &lim, &off, &bad), -1);
+	CU_ASSERT_STRING_EQUAL(bad, "offset");
+	CU_ASSERT_EQUAL(tasks_paging(NULL, "99999999999999999999", &lim, &off, &bad), -1);
+}
+
+static void
+test_pagination_json(void)
+{
+	cJSON *p = query_pagination_json(45, 20, 20);
+	char *s = cJSON_PrintUnformatted(p);
+
+	CU_ASSERT_STRING_EQUAL(s, "{\"total\":45,\"limit\":20,\"offset\":20,\"hasMore\":true}");
+	cJSON_free(s);
+	cJSON_Delete(p);
+	p = query_pagination_json(45, 20, 40);
+	CU_ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(p, "hasMore")));
+	cJSON_Delete(p);
+	p = query_pagination_json(0, 50, 0);
+	CU_ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(p, "hasMore")));
+	cJSON_Delete(p);
+}
+
+static CU_TestInfo tests[] = {
+	{ "vocabulary", test_vocabulary },
+	{ "state machine", test_state_machine },
+	{ "task reference", test_reference },
+	{ "query string", test_query_parse },
+	{ "paging arguments", test_paging },
+	{ "pagination object", test_pagination_json },
+	CU_TEST_INFO_NULL,
+};
+UNIT_SUITE(tasks, tests)
