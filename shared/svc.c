@@ -11,6 +11,7 @@
 #include "client.h"
 #include "kafka.h"
 #include "log.h"
+#include "logship.h"
 #include "metrics.h"
 #include "svc.h"
 
@@ -23,6 +24,7 @@ static db *g_db;
 static struct token_keys g_keys;
 static int g_have_keys;
 static kafka_producer *g_kafka;
+static logship *g_ship;		/* log lines to Kafka, NULL when off */
 static struct route *g_routes;
 static size_t g_nroutes;
 static const char **g_methods, **g_patterns;
@@ -248,6 +250,7 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	if ((bootstrap = cfg_str("ESM_KAFKA_BOOTSTRAP", NULL)) != NULL &&
 	    (g_kafka = kafka_producer_new(bootstrap, 0, 5000, NULL, NULL, NULL, err, sizeof(err))) == NULL)
 		log_error("kafka producer: %s", err);
+	g_ship = logship_from_env(def->name);
 	if (def->init != NULL && def->init() == -1)
 		goto out;
 	if (http_init() == -1 || http_req_open(&r, 0) == -1) {
@@ -267,12 +270,16 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 		    util_mono_us() - r.started_us);
 		log_set_request_id(NULL);
 		http_finish(&r);
+		/* After the reply: delivery reports and client events, no waiting. */
+		logship_poll(g_ship);
+		kafka_poll(g_kafka, 0);
 	}
 	log_info("%s stopping", def->name);
 	http_req_close(&r);
 	code = 0;
 out:
 	client_cleanup();
+	logship_free(g_ship, 1000);
 	kafka_producer_free(g_kafka, 1000);
 	db_close(g_db);
 	free(g_routes);

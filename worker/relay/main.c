@@ -22,6 +22,7 @@
 
 #include "cfg.h"
 #include "log.h"
+#include "logship.h"
 #include "relay.h"
 
 static volatile sig_atomic_t relay_stop;
@@ -55,6 +56,7 @@ main(void)
 	enum relay_outcome oc;
 	int64_t stats_us, next_stats;
 	int poll_ms, backoff = 0, ms;
+	logship *ship;
 
 	log_init("relay");
 	memset(&cfg, 0, sizeof(cfg));
@@ -76,6 +78,7 @@ main(void)
 		relay_close(&r);
 		return 1;
 	}
+	ship = logship_from_env("relay");
 	log_info("relay started: batch %d, poll %d ms, delivery timeout %d ms, kafka %s",
 	    cfg.batch, poll_ms, cfg.delivery_ms, cfg.bootstrap);
 
@@ -89,8 +92,10 @@ main(void)
 		}
 		if (!relay_stop)
 			relay_idle(&r, ms, &relay_stop);
+		logship_poll(ship);
 	}
 	relay_log_stats(&r, "stopping");
 	relay_close(&r);
+	logship_free(ship, 1000);
 	return 0;
 }
