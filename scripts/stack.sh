@@ -62,6 +62,7 @@ DATABASES="registrations auth tasks notifications logmonitor"
 : "${ESM_INTERNAL_PORT:=$((9090 + OFF))}"
 : "${ESM_PG_PORT:=$PG_DEFAULT}"
 : "${ESM_FCGI_TIMEOUT:=30}"
+: "${ESM_SMTP_PORT:=$((2525 + OFF))}"
 while read -r svc pvar pdef _; do
 	[ -n "${!pvar:-}" ] || printf -v "$pvar" '%s' $((pdef + OFF))
 done <<<"$SERVICES"
@@ -272,6 +273,13 @@ broker_start() {
 			sleep 0.1
 		done
 		[ -s "$VAR/broker.bootstrap" ] || die "broker wrote no bootstrap address in 15 s, see $LOG/broker.log"
+		# A new embedded broker starts every partition at offset 0, so the
+		# log collector's stored offsets (of the old broker) would make it
+		# skip everything as already seen. They are forgotten here.
+		if [ "$(psql_super -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'logmonitor'")" = 1 ] &&
+			[ "$(psql_super -d logmonitor -tAc "SELECT to_regclass('log_offsets') IS NOT NULL")" = t ]; then
+			psql_super -d logmonitor -qc "DELETE FROM log_offsets" >/dev/null
+		fi
 	fi
 	KAFKA=$(cat "$VAR/broker.bootstrap")
 }
@@ -306,6 +314,7 @@ write_env() {
 			ESM_METRICS_DIR) continue ;;
 			ESM_KAFKA_BOOTSTRAP | ESM_KAFKA_EMBEDDED | ESM_ROOT | ESM_VAR | ESM_INSTANCE) continue ;;
 			ESM_JWT_PUBLIC_KEY_FILE | ESM_JWT_PRIVATE_KEY_FILE | ESM_WORKER_NAME) continue ;;
+			ESM_SMTP_URL | ESM_SMTP_EMBEDDED | ESM_MAILDIR) continue ;;
 			esac
 			echo "export $name=$(sq "${!name}")"
 		done
@@ -328,6 +337,12 @@ write_env() {
 			echo "export ESM_DSN_$(upper "$name")=$(sq "$(dsn "$db" "$role")")"
 		done <<<"$WORKERS"
 		echo "export ESM_JWT_PUBLIC_KEY_FILE=$(sq "$VAR/keys/ed25519.pub")"
+		[ -z "$SMTP_URL" ] || echo "export ESM_SMTP_URL=$(sq "$SMTP_URL")"
+		[ -z "$MAILDIR" ] || echo "export ESM_MAILDIR=$(sq "$MAILDIR")"
+		[ -z "$MAILDIR" ] || echo "export ESM_SMTP_EMBEDDED=1"
+		[ -n "${ESM_MAIL_FROM:-}" ] || echo "export ESM_MAIL_FROM=notifications@eventstreammonitor.local"
+		echo "export ESM_OPERATOR_USER=$OPERATOR_USER"
+		echo "export ESM_OPERATOR_PASSWORD_FILE=$(sq "$VAR/secrets/operator.password")"
 	} >>"$tmp"
 	mv "$tmp" "$ENVF"
 }
@@ -420,6 +435,44 @@ workers_start() {
 	done <<<"$WORKERS"
 }
 
+# ---- SMTP sink -----------------------------------------------------------------
+
+# A local SMTP server from Debian's python3-aiosmtpd that stores every mail
+# in the Maildir var/INST/mail (new/), so the notifier's delivery works out
+# of the box and tests read what arrived. A caller's ESM_SMTP_URL names a
+# real server instead: then no sink is started.
+SMTP_PY=/usr/bin/python3
+smtp_start() {
+	SMTP_URL= MAILDIR=
+	# A URL we did not write ourselves (env file: ESM_SMTP_EMBEDDED=1) is a real server.
+	if [ -n "${ESM_SMTP_URL:-}" ] && [ "${ESM_SMTP_EMBEDDED:-}" != 1 ]; then
+		say "using SMTP at $ESM_SMTP_URL (no local sink)"
+		SMTP_URL=$ESM_SMTP_URL
+		return
+	fi
+	if ! "$SMTP_PY" -c 'import aiosmtpd' 2>/dev/null; then
+		warn "python3-aiosmtpd not installed (make deps): no SMTP sink, mail delivery off"
+		return
+	fi
+	MAILDIR=$VAR/mail SMTP_URL=smtp://127.0.0.1:$ESM_SMTP_PORT
+	# Python's Maildir makes new/ cur/ tmp/ only when the folder itself is new.
+	mkdir -p "$MAILDIR/new" "$MAILDIR/cur" "$MAILDIR/tmp"
+	if [ -n "$(pids_alive "$VAR/smtp.pid" aiosmtpd)" ]; then
+		say "smtp sink already running"
+		return
+	fi
+	say "starting the SMTP sink on 127.0.0.1:$ESM_SMTP_PORT (mail in $MAILDIR)"
+	setsid "$SMTP_PY" -m aiosmtpd -n -l "127.0.0.1:$ESM_SMTP_PORT" \
+		-c aiosmtpd.handlers.Mailbox "$MAILDIR" </dev/null >>"$LOG/smtp.log" 2>&1 &
+	echo $! >"$VAR/smtp.pid"
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$ESM_SMTP_PORT") 2>/dev/null && return
+		kill -0 "$(cat "$VAR/smtp.pid")" 2>/dev/null || { tail -n 5 "$LOG/smtp.log" >&2; die "smtp sink exited"; }
+		sleep 0.1
+	done
+	die "smtp sink did not listen on 127.0.0.1:$ESM_SMTP_PORT in 10 s, see $LOG/smtp.log"
+}
+
 # ---- lighttpd ------------------------------------------------------------------
 
 lighttpd_start() {
@@ -441,12 +494,31 @@ lighttpd_start() {
 		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd did not start (port in use?)"; }
 }
 
+# ---- operators (log monitor dashboard) ----------------------------------------
+
+# The operator login of the dashboard and log APIs (lighttpd basic auth):
+# user "operator", password generated once into secrets/operator.password,
+# htpasswd file (bcrypt) rewritten at every start so the password file is the
+# truth. The password goes to htpasswd on stdin, never in argv.
+OPERATOR_USER=operator
+operators_setup() {
+	local pwf=$VAR/secrets/operator.password
+	if [ ! -s "$pwf" ]; then
+		(umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=\n' >"$pwf")
+	fi
+	command -v htpasswd >/dev/null || die "htpasswd not found (run make deps: apache2-utils)"
+	(umask 077 && htpasswd -ciB "$VAR/secrets/operators.htpasswd.tmp" "$OPERATOR_USER" \
+		<"$pwf" >/dev/null 2>&1) || die "htpasswd failed"
+	mv "$VAR/secrets/operators.htpasswd.tmp" "$VAR/secrets/operators.htpasswd"
+}
+
 # ---- commands ------------------------------------------------------------------
 
 start() {
 	mkdir -p "$VAR" "$SOCK" "$LOG" "$VAR/tmp" "$VAR/metrics"
 	mkdir -p "$VAR/keys" "$VAR/secrets"
 	chmod 0700 "$VAR/keys" "$VAR/secrets"
+	operators_setup
 	chmod 0755 "$VAR" "$SOCK"
 	pg_start
 	if [ -x "$BIN/esm-auth" ]; then
@@ -456,6 +528,7 @@ start() {
 		warn "build/bin/esm-auth not built: no signing keys yet"
 	fi
 	broker_start
+	smtp_start
 	write_env
 	set -a
 	# shellcheck disable=SC1090
@@ -482,6 +555,8 @@ summary() {
 		  postgresql     127.0.0.1:$ESM_PG_PORT, socket in $PG_SOCK (superuser postgres)
 		  kafka          ${KAFKA:-none}
 		  logs           $LOG/
+		  log monitor    http://$HOST:$ESM_LOGMONITOR_PORT/ and http://$HOST:$ESM_GATEWAY_PORT/logmonitor/
+		                 user $OPERATOR_USER, password $(cat "$VAR/secrets/operator.password")
 		  environment    $ENVF
 		Stop with: make stop$([ "$INST" = run ] || echo " (test: scripts/stack.sh stop test)")
 	EOF
@@ -491,6 +566,7 @@ stop() {
 	local svc name prog
 	stop_pids "$VAR/lighttpd.pid" lighttpd lighttpd
 	while read -r name prog _; do stop_pids "$VAR/$name.pid" "esm-$prog" "$name"; done <<<"$WORKERS"
+	stop_pids "$VAR/smtp.pid" aiosmtpd "smtp sink"
 	while read -r svc _; do
 		stop_pids "$VAR/$svc.pids" "esm-$svc" "$svc pool"
 		rm -f "$SOCK/$svc.sock"
@@ -518,6 +594,8 @@ status() {
 		p=$(pids_alive "$VAR/$name.pid" "esm-$prog")
 		if [ -n "$p" ]; then line "$name" "running, pid $p"; else line "$name" stopped; fi
 	done <<<"$WORKERS"
+	p=$(pids_alive "$VAR/smtp.pid" aiosmtpd)
+	if [ -n "$p" ]; then line "smtp sink" "running, pid $p, 127.0.0.1:$ESM_SMTP_PORT"; else line "smtp sink" stopped; fi
 	p=$(pids_alive "$VAR/lighttpd.pid" lighttpd)
 	if [ -n "$p" ]; then line lighttpd "running, pid $p, gateway http://$HOST:$ESM_GATEWAY_PORT"; else line lighttpd stopped; fi
 }

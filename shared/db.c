@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <libpq-fe.h>
 
 #include "db.h"
@@ -162,6 +163,27 @@ db_classify(db *d, PGresult *r)
 	return DB_ERROR;
 }
 
+/* An idle connection has nothing to say: anything readable on it is the
+ * server hanging up (a FATAL on shutdown, then EOF). Checking before a
+ * statement is sent lets a request that follows a database restart
+ * reconnect instead of failing, even for a write whose repetition would not
+ * be safe after the fact. One poll(2) with no wait. */
+static int
+db_gone(db *d)
+{
+	struct pollfd p;
+
+	p.fd = PQsocket(d->conn);
+	p.events = POLLIN;
+	p.revents = 0;
+	if (p.fd < 0)
+		return 1;
+	/* Nothing unsolicited is expected (no LISTEN, no async notices we
+	 * need), so readable means going away even before libpq has seen the
+	 * EOF that follows the server's last message. */
+	return poll(&p, 1, 0) > 0;
+}
+
 static int
 db_run(db *d, const char *name, const char *sql, const char *const *params, int n,
     int retry_safe, db_res **out)
@@ -173,6 +195,11 @@ db_run(db *d, const char *name, const char *sql, const char *const *params, int 
 	if (out)
 		*out = NULL;
 	for (attempt = 0; attempt < 2; attempt++) {
+		if (!d->in_tx && d->conn != NULL && db_gone(d)) {
+			log_warn("database connection closed by the server, reconnecting");
+			db_drop(d);
+			d->last_attempt = 0;
+		}
 		if (!d->in_tx && (rc = db_ensure(d)) != DB_OK)
 			return rc;
 		if (d->conn == NULL)

@@ -23,6 +23,7 @@ struct reg {
 	char username[24];
 	long status;
 	int logins;
+	int notified;
 };
 
 struct load {
@@ -32,13 +33,16 @@ struct load {
 	int nregs;
 	long requests, errors, bad_errors;	/* bad: an error other than 503/429 */
 	long gap_503_without_retry;
+	long n429, n503;
+	char last_error[200];
 	struct flow_user reader;
 	char prefix[8];
+	int nthreads;
 };
 
 struct scenario_result {
 	const char *name;
-	long requests, acked, delivered, duplicates, lost, changed_on_error;
+	long requests, acked, delivered, notified, duplicates, lost, changed_on_error;
 };
 
 static struct scenario_result results[8];
@@ -64,6 +68,9 @@ note_error(struct load *l, const struct itest_resp *r)
 
 	pthread_mutex_lock(&l->mu);
 	l->errors++;
+	l->n429 += r->status == 429;
+	l->n503 += r->status == 503;
+	snprintf(l->last_error, sizeof(l->last_error), "%ld %.150s", r->status, r->body ? r->body : "");
 	if (r->status != 503 && r->status != 429) {
 		l->bad_errors++;
 		fprintf(stderr, "  unexpected %ld: %.160s\n", r->status, r->body ? r->body : "");
@@ -98,8 +105,9 @@ load_thread(void *arg)
 			l->regs[slot].status = r.status;
 		} else if (op == 1) {
 			/* Log in as one of this load's newest users, so the per-user
-			 * login limit never mixes into the figures. */
-			const char *who = l->reader.username;
+			 * login limit never mixes into the figures; before any
+			 * registration went through, read a profile instead. */
+			const char *who = NULL;
 			pthread_mutex_lock(&l->mu);
 			for (int k = l->nregs - 1, seen = 0; k >= 0 && seen < 64; k--, seen++)
 				if (l->regs[k].status == 201 && l->regs[k].logins < 3) {
@@ -108,9 +116,14 @@ load_thread(void *arg)
 					break;
 				}
 			pthread_mutex_unlock(&l->mu);
-			snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}",
-			    who, FLOW_PASSWORD);
-			itest_json("POST", "gateway", AUTH_BASE "/login", body, NULL, &r);
+			if (who == NULL) {
+				snprintf(path, sizeof(path), USERS_BASE "/%lld", (long long)l->reader.id);
+				itest_json("GET", "gateway", path, NULL, l->reader.access, &r);
+			} else {
+				snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}",
+				    who, FLOW_PASSWORD);
+				itest_json("POST", "gateway", AUTH_BASE "/login", body, NULL, &r);
+			}
 		} else {
 			snprintf(path, sizeof(path), USERS_BASE "/%lld", (long long)l->reader.id);
 			itest_json("GET", "gateway", path, NULL, l->reader.access, &r);
@@ -205,6 +218,35 @@ verify(const char *name, struct load *l)
 		free(eid);
 	}
 	free(text);
+	/* The consumer side: each acknowledged registration has exactly one
+	 * notification (event_id is unique there, so replays are absorbed). */
+	for (i = 0; i < 600; i++) {
+		long missing = 0;
+		for (int k = 0; k < l->nregs; k++) {
+			if (l->regs[k].status != 201 || l->regs[k].notified)
+				continue;
+			snprintf(sql, sizeof(sql), "SELECT o.event_id FROM users u JOIN outbox o ON "
+			    "o.msg_key = u.id::text AND o.payload::jsonb->>'eventType' = 'user_registered' "
+			    "WHERE u.username = '%s'", l->regs[k].username);
+			if ((eid = itest_sql_text("registrations", sql)) == NULL)
+				continue;
+			snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s'", eid);
+			if (itest_sql_int("notifications", sql) == 1)
+				l->regs[k].notified = 1;
+			else
+				missing++;
+			free(eid);
+		}
+		if (missing == 0)
+			break;
+		itest_sleep_ms(100);
+	}
+	res->notified = 0;
+	for (i = 0; i < l->nregs; i++)
+		res->notified += l->regs[i].notified;
+	if (res->notified != res->acked)
+		fprintf(stderr, "  %s: %ld acknowledged, %ld notified\n", name, res->acked, res->notified);
+	CU_ASSERT_EQUAL(res->notified, res->acked);
 	CU_ASSERT_EQUAL(res->lost, 0);
 	CU_ASSERT_EQUAL(res->changed_on_error, 0);
 	CU_ASSERT(res->acked > 0);
@@ -223,7 +265,8 @@ load_start(pthread_t th[LOAD_THREADS], const char *prefix)
 		return l;
 	}
 	for (i = 0; i < LOAD_THREADS; i++)
-		pthread_create(&th[i], NULL, load_thread, l);
+		if (pthread_create(&th[i], NULL, load_thread, l) == 0)
+			l->nthreads++;
 	return l;
 }
 
@@ -233,7 +276,7 @@ load_stop(struct load *l, pthread_t th[LOAD_THREADS])
 	int i;
 
 	l->stop = 1;
-	for (i = 0; i < LOAD_THREADS; i++)
+	for (i = 0; i < l->nthreads; i++)
 		pthread_join(th[i], NULL);
 }
 
@@ -288,6 +331,12 @@ test_postgres_restart(void)
 	/* The pools reconnected by themselves: the same processes serve. */
 	after = pids_of("users.pids");
 	CU_ASSERT_STRING_EQUAL(before, after);
+	/* And no process fails its first write after the restart. */
+	CU_ASSERT_FATAL(stack("restart-pg") == 0);
+	for (int i = 0; i < 6; i++) {
+		struct flow_user u;
+		CU_ASSERT_EQUAL(flow_register(&u, "after"), 0);
+	}
 	verify("postgres restart", l);
 	free(before);
 	free(after);
@@ -312,6 +361,27 @@ test_kill_relay(void)
 	load_stop(l, th);
 	CU_ASSERT_EQUAL(l->bad_errors, 0);
 	verify("kill -9 outbox relay", l);
+	free(l);
+}
+
+static void
+test_kill_notifier(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l = load_start(th, "fn");
+	char *pid;
+
+	itest_sleep_ms(3000);
+	pid = pids_of("notifier.pid");
+	CU_ASSERT_FATAL(atoi(pid) > 0);
+	kill(atoi(pid), SIGKILL);
+	free(pid);
+	itest_sleep_ms(4000);
+	CU_ASSERT_FATAL(stack("start") == 0);	/* brings the notifier back */
+	itest_sleep_ms(3000);
+	load_stop(l, th);
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	verify("kill -9 notifier", l);
 	free(l);
 }
 
@@ -351,7 +421,8 @@ test_lighttpd_graceful(void)
 	free(pid);
 	itest_sleep_ms(4000);
 	load_stop(l, th);
-	fprintf(stderr, "  lighttpd graceful restart: %ld requests, %ld errors\n", l->requests, l->errors);
+	fprintf(stderr, "  lighttpd graceful restart: %ld requests, %ld errors (%ld 429, %ld 503; last: %s)\n",
+	    l->requests, l->errors, l->n429, l->n503, l->last_error);
 	CU_ASSERT_EQUAL(l->errors, 0);
 	verify("lighttpd graceful restart", l);
 	CU_ASSERT_FATAL(stack("start") == 0);
@@ -396,13 +467,13 @@ test_print_table(void)
 {
 	int i;
 
-	fprintf(stderr, "\n| %-26s | %8s | %12s | %9s | %20s | %4s |\n", "scenario", "requests",
-	    "acknowledged", "delivered", "duplicates absorbed", "lost");
-	fprintf(stderr, "|----------------------------|----------|--------------|-----------|----------------------|------|\n");
+	fprintf(stderr, "\n| %-26s | %8s | %12s | %9s | %8s | %20s | %4s |\n", "scenario", "requests",
+	    "acknowledged", "published", "notified", "duplicates absorbed", "lost");
+	fprintf(stderr, "|----------------------------|----------|--------------|-----------|----------|----------------------|------|\n");
 	for (i = 0; i < nresults; i++)
-		fprintf(stderr, "| %-26s | %8ld | %12ld | %9ld | %20ld | %4ld |\n", results[i].name,
-		    results[i].requests, results[i].acked, results[i].delivered, results[i].duplicates,
-		    results[i].lost);
+		fprintf(stderr, "| %-26s | %8ld | %12ld | %9ld | %8ld | %20ld | %4ld |\n", results[i].name,
+		    results[i].requests, results[i].acked, results[i].delivered, results[i].notified,
+		    results[i].duplicates, results[i].lost + (results[i].acked - results[i].notified));
 	CU_ASSERT(nresults > 0);
 }
 
@@ -410,6 +481,7 @@ static CU_TestInfo tests[] = {
 	{ "broker down for 20 s under load", test_broker_down },
 	{ "PostgreSQL restart under load", test_postgres_restart },
 	{ "kill -9 of the outbox relay", test_kill_relay },
+	{ "kill -9 of the notifier", test_kill_notifier },
 	{ "kill -9 of a FastCGI process", test_kill_fastcgi },
 	{ "lighttpd graceful restart", test_lighttpd_graceful },
 	{ "slow database", test_slow_database },

@@ -15,6 +15,11 @@
  * dropped and refused), SIGUSR2 brings them back. SIGTERM/SIGINT stop it.
  * Signal handlers only set flags; the main loop acts on them.
  *
+ * Retention: the mock keeps a bounded log per partition and drops the oldest
+ * messages beyond it, as a real broker does by retention.bytes. A consumer
+ * that falls further behind than that loses what was dropped; hence many
+ * partitions by default (12), which multiplies what a topic holds.
+ *
  * Left out: persistence, real replication, the admin API (the mock has no
  * CreateTopics), authentication.
  */
@@ -137,7 +142,7 @@ main(int argc, char **argv)
 	kafka_mock *k = NULL;
 	char err[512], pid[32];
 	struct timespec tick = { 0, BROKER_TICK_MS * 1000000L };
-	int brokers = 1, partitions = 3, up = 1, want, ch, rc = 1;
+	int brokers = 1, partitions = 12, up = 1, want, ch, rc = 1;
 	int wrote_pid = 0, wrote_boot = 0;
 	size_t i;
 
