@@ -59,7 +59,17 @@ client_call(const char *method, const char *url, const char *json_body,
 		curl_easy_setopt(client_h, CURLOPT_POST, 1L);
 		curl_easy_setopt(client_h, CURLOPT_POSTFIELDS, json_body ? json_body : "");
 	}
-	if ((cc = curl_easy_perform(client_h)) != CURLE_OK) {
+	cc = curl_easy_perform(client_h);
+	/* A kept-alive connection the peer closed at the wrong moment (lighttpd
+	 * restarting gracefully, say) fails the call; every call here is
+	 * idempotent, so it is sent once more on a fresh connection. */
+	if (cc == CURLE_GOT_NOTHING || cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+	    cc == CURLE_COULDNT_CONNECT) {
+		buf_reset(resp);
+		curl_easy_setopt(client_h, CURLOPT_FRESH_CONNECT, 1L);
+		cc = curl_easy_perform(client_h);
+	}
+	if (cc != CURLE_OK) {
 		log_warn("call %s %s failed: %s", method, url, curl_easy_strerror(cc));
 		goto out;
 	}

@@ -10,7 +10,8 @@
 #include "util.h"
 
 /* Sends method (GET/POST) to url with an optional JSON body and the request
- * id to propagate. Returns 0 when an HTTP response arrived (any status, in
+ * id to propagate. Only for idempotent calls: a transport failure is retried
+ * once on a fresh connection. Returns 0 when an HTTP response arrived (any status, in
  * *status, body appended to resp), -1 on a transport failure or timeout. */
 int client_call(const char *method, const char *url, const char *json_body,
     const char *request_id, int timeout_ms, long *status, buf_t *resp) ESM_WUR;
