@@ -52,6 +52,11 @@ client_call(const char *method, const char *url, const char *json_body,
 	curl_easy_setopt(client_h, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 2000 ? timeout_ms : 2000));
 	curl_easy_setopt(client_h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(client_h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* A new connection per call: a kept-alive one may belong to a lighttpd
+	 * that is restarting gracefully and no longer reads it (the call would
+	 * hang until its timeout). Next to an argon2id hash a loopback connect
+	 * costs nothing. */
+	curl_easy_setopt(client_h, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(client_h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(client_h, CURLOPT_WRITEFUNCTION, client_write);
 	curl_easy_setopt(client_h, CURLOPT_WRITEDATA, resp);

@@ -1,8 +1,8 @@
 /*
  * client.h: HTTP calls from one service to another over the internal
- * listener (auth -> users validate, users -> auth revoke), on libcurl. One
- * handle per process keeps the connection alive between requests. Only
- * client.c includes curl.h.
+ * listener (auth -> users validate, users -> auth revoke), on libcurl, one
+ * handle per process, a new connection per call. Only client.c includes
+ * curl.h.
  */
 #ifndef ESM_CLIENT_H
 #define ESM_CLIENT_H
