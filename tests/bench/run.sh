@@ -16,8 +16,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
 cd "$ROOT"
 . tests/bench/lib.sh
 
-INST=bench
-export ESM_PORT_OFFSET=40000 ESM_TEST_INSTANCE=$INST
+# ESM_BENCH_INSTANCE and ESM_BENCH_OFFSET put a second run on other ports.
+INST=${ESM_BENCH_INSTANCE:-bench}
+export ESM_PORT_OFFSET=${ESM_BENCH_OFFSET:-40000} ESM_TEST_INSTANCE=$INST
 # Rate limits would measure themselves; logging at warning keeps the disk out.
 export ESM_RATE_REGISTER=off ESM_RATE_LOGIN_ADDR=off ESM_RATE_LOGIN_USER=off
 export ESM_LOG_LEVEL=${ESM_LOG_LEVEL:-warning}
