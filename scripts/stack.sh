@@ -486,11 +486,18 @@ lighttpd_start() {
 	fi
 	export ESM_ROOT=$ROOT ESM_VAR=$VAR
 	runenv ""
-	"${RUNENV[@]}" lighttpd -tt -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
+	LIGHTTPD=$(command -v lighttpd) || die "lighttpd is not installed"
+	"${RUNENV[@]}" "$LIGHTTPD" -tt -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
 		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd config test failed"; }
 	say "starting lighttpd"
-	# Daemonizes once its listeners are bound; a busy port fails here.
-	"${RUNENV[@]}" lighttpd -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
+	# Daemonizes once its listeners are bound; a busy port fails here. Started
+	# by absolute path: only then does a graceful restart (SIGUSR1) run in the
+	# background (server.graceful-restart-bg), the new process accepting on
+	# the inherited listeners at once while the old one finishes its requests.
+	# Started by bare name, lighttpd stops accepting until every request in
+	# flight is done, and a request that calls back through lighttpd (a login's
+	# credential check) waits on itself.
+	"${RUNENV[@]}" "$LIGHTTPD" -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
 		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd did not start (port in use?)"; }
 }
 
