@@ -36,6 +36,9 @@ echo "soak: hash rate $HASH/s, mixed capacity about $(awk -v h="$HASH" 'BEGIN { 
 [ "$MINUTES" -le 14 ] || { echo "soak: at most 14 minutes per token"; exit 2; }
 
 PIDFILES=$(ls "$VAR"/*.pid "$VAR"/*.pids 2>/dev/null | grep -v bare)
+# The machine may be shared: the load average before and after goes into
+# the report, so a reader can tell a busy neighbour from a drift of ours.
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 OUT=$(mktemp)
 build/bench/soak "$ESM_URL_GATEWAY" "$TOKEN" "$NAME" "$PW" "$RATE" "$MINUTES" $PIDFILES | tee "$OUT"
 
@@ -64,7 +67,8 @@ VERDICT=$(awk 'NR == 1 { next }
 	echo "\`make soak\` on $(date -u +%Y-%m-%d), $(nproc) cores: $MINUTES minutes of paced mixed load"
 	echo "(profile reads, token validations, logins, registrations 6:2:1:1) at $RATE req/s,"
 	echo "half the measured capacity (argon2id hash rate $HASH/s). Resident memory in KiB of the"
-	echo "largest process behind each pid file."
+	echo "largest process behind each pid file. Load average (1, 5, 15 min) before: $LOAD0;"
+	echo "after: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 	echo '```'
 	cat "$OUT"
