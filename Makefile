@@ -104,23 +104,39 @@ $(B)/bench/hashrate: $(B)/tests/bench/hashrate.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Fuzzers (libFuzzer, clang): the real shared code with an in-memory HTTP
-# transport (tests/fuzz/fake_http.c) in place of the libfcgi glue.
+# transport (tests/fuzz/fake_http.c) in place of the libfcgi glue; the
+# worker fuzzers also get an in-memory database (tests/fuzz/fake_db.c) in
+# place of libpq. fuzz_<name>_SRC: the program sources a harness links;
+# fuzz_<name>_LIB, when set, replaces FUZZ_LIBSRC.
+#   dispatch  request front line on the user and token services' tables
+#   json      strict JSON reader, field tables, identity answers
+#   token     access and refresh token verification
+#   notifier  event messages: parse, render, mail, store; the topic list
+#   logcollector  log record batches: parse, counts, error rows, offsets
+#   relay     delivery reports: error text, id lists of the marking statements
 FUZZ_CC     := clang
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Ishared $(PKG_CFLAGS) \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIBSRC := $(filter-out shared/http.c,$(SHARED_SRC)) tests/fuzz/fake_http.c
+FUZZ_DBLIB  := $(filter-out shared/db.c,$(FUZZ_LIBSRC)) tests/fuzz/fake_db.c
 FUZZ_PROG   := $(filter-out %/main.c,$(wildcard fcgi/users/*.c fcgi/auth/*.c))
-FUZZERS     := dispatch json token
+FUZZERS     := dispatch json token notifier logcollector relay
 fuzz_dispatch_SRC := fcgi/users/routes.c fcgi/auth/routes.c
 fuzz_json_SRC     := $(FUZZ_PROG)
 fuzz_token_SRC    :=
+fuzz_notifier_SRC := worker/notifier/handle.c worker/notifier/store.c
+fuzz_notifier_LIB := $(FUZZ_DBLIB)
+fuzz_logcollector_SRC := worker/logcollector/handle.c
+fuzz_logcollector_LIB := $(FUZZ_DBLIB)
+fuzz_relay_SRC    := worker/relay/handle.c
+fuzz_relay_LIB    := $(FUZZ_DBLIB)
 FUZZ_BINS   := $(FUZZERS:%=$(B)/fuzz/fuzz_%)
 
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
-$(B)/fuzz/fuzz_%: $$(addsuffix .o,$$(addprefix $(B)/fuzz/obj/,$$(basename tests/fuzz/fuzz_$$*.c $$(fuzz_$$*_SRC) $(FUZZ_LIBSRC))))
+$(B)/fuzz/fuzz_%: $$(addsuffix .o,$$(addprefix $(B)/fuzz/obj/,$$(basename tests/fuzz/fuzz_$$*.c $$(fuzz_$$*_SRC) $$(or $$(fuzz_$$*_LIB),$(FUZZ_LIBSRC)))))
 	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 .PHONY: fuzz fuzz-build

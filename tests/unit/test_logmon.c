@@ -328,6 +328,36 @@ test_window_sum(void)
 	CU_ASSERT_EQUAL(logmon_window_sum(m, c, 0, 3600000, 3600000), 0);
 }
 
+/* A batch over more partitions than one transaction tracks used to fail
+ * as a database error on every retry, so the collector retried it forever
+ * (found by tests/fuzz/fuzz_logcollector.c, seed many_partitions). */
+static void
+test_batch_cut(void)
+{
+	static struct logcol_msg m[3 * LOGCOL_PARTS_MAX];
+	static const char *const topics[2] = { "application-logs", "application-logs-errors" };
+	size_t i;
+
+	for (i = 0; i < 3 * LOGCOL_PARTS_MAX; i++) {
+		m[i].topic = topics[0];
+		m[i].partition = (int32_t)i;
+		m[i].offset = 7;
+		m[i].payload = "";
+	}
+	CU_ASSERT_EQUAL(logcol_batch_cut(m, 0), 0);
+	CU_ASSERT_EQUAL(logcol_batch_cut(m, 1), 1);
+	CU_ASSERT_EQUAL(logcol_batch_cut(m, LOGCOL_PARTS_MAX), LOGCOL_PARTS_MAX);
+	CU_ASSERT_EQUAL(logcol_batch_cut(m, LOGCOL_PARTS_MAX + 1), LOGCOL_PARTS_MAX);
+	CU_ASSERT_EQUAL(logcol_batch_cut(m + LOGCOL_PARTS_MAX, 2 * LOGCOL_PARTS_MAX), LOGCOL_PARTS_MAX);
+	/* Partitions seen before cost nothing: 64 partitions, 192 messages. */
+	for (i = 0; i < 3 * LOGCOL_PARTS_MAX; i++)
+		m[i].partition = (int32_t)(i % LOGCOL_PARTS_MAX);
+	CU_ASSERT_EQUAL(logcol_batch_cut(m, 3 * LOGCOL_PARTS_MAX), 3 * LOGCOL_PARTS_MAX);
+	/* The same partition number of another topic is another partition. */
+	m[LOGCOL_PARTS_MAX + 5].topic = topics[1];
+	CU_ASSERT_EQUAL(logcol_batch_cut(m, 3 * LOGCOL_PARTS_MAX), LOGCOL_PARTS_MAX + 5);
+}
+
 static CU_TestInfo logmon_tests[] = {
 	{ "topic of each level", test_topic },
 	{ "kafka client lines are not shipped", test_kafka_line },
@@ -340,6 +370,7 @@ static CU_TestInfo logmon_tests[] = {
 	{ "minute buckets", test_minute },
 	{ "array literals for unnest", test_array_literal },
 	{ "per-minute counts of a batch", test_count_add },
+	{ "a transaction spans at most LOGCOL_PARTS_MAX partitions", test_batch_cut },
 	{ "query defaults", test_query_defaults },
 	{ "query values", test_query_values },
 	{ "query edges refused", test_query_bad },

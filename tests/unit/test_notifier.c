@@ -103,6 +103,32 @@ test_parse_dead_letters(void)
 	CU_ASSERT_EQUAL(notifier_parse(NULL, 0, &ev, &why), -1);
 }
 
+/* A required text that is present but empty is missing: else a welcome
+ * mail says "Welcome !" and a task mail "Your task  has been cancelled."
+ * (found by tests/fuzz/fuzz_notifier.c). */
+static void
+test_parse_empty_required(void)
+{
+	static const char *const bad[] = {
+		"{" EID ",\"eventType\":\"user_registered\",\"userId\":1,\"username\":\"\","
+		"\"email\":\"a@example.org\"}",
+		"{" EID ",\"eventType\":\"task_created\",\"userId\":1,\"taskReference\":\"\","
+		"\"taskType\":\"t\",\"priority\":\"low\"}",
+		"{" EID ",\"eventType\":\"task_cancelled\",\"userId\":1,\"taskReference\":\"\"}",
+	};
+	struct notifier_event ev;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		CU_ASSERT_EQUAL(parse(bad[i], &ev, &why), -1);
+		CU_ASSERT_PTR_NOT_NULL(why);
+	}
+	/* user_deleted names its user optionally: empty is absent. */
+	CU_ASSERT_EQUAL(parse("{" EID ",\"eventType\":\"user_deleted\",\"userId\":1,\"username\":\"\"}",
+	    &ev, &why), 0);
+}
+
 static void
 render(const char *json, struct notifier_note *n)
 {
@@ -235,6 +261,7 @@ test_notifs_query(void)
 static CU_TestInfo tests[] = {
 	{ "parse the contract's events", test_parse_known },
 	{ "unparseable messages are refused with a reason", test_parse_dead_letters },
+	{ "an empty required text is refused", test_parse_empty_required },
 	{ "notification texts", test_render },
 	{ "backoff, mail retry delay, topic list", test_backoff_and_topics },
 	{ "mail message and header injection", test_mail_format },

@@ -264,8 +264,28 @@ lc_arrays_end(buf_t *b, size_t nb)
 	return 0;
 }
 
+size_t
+logcol_batch_cut(const struct logcol_msg *msgs, size_t n)
+{
+	const struct logcol_msg *seen[LOGCOL_PARTS_MAX];
+	size_t i, j, k = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < k; j++)
+			if (seen[j]->partition == msgs[i].partition &&
+			    strcmp(seen[j]->topic, msgs[i].topic) == 0)
+				break;
+		if (j == k) {
+			if (k == LOGCOL_PARTS_MAX)
+				return i;
+			seen[k++] = &msgs[i];
+		}
+	}
+	return n;
+}
+
 /* The batch's entry of the message's partition; NULL when there are too
- * many partitions in one batch (the caller ends the batch there). */
+ * many partitions in one batch, which logcol_batch_cut prevents. */
 static struct logcol_part *
 lc_part(struct logcol *lc, const struct logcol_msg *m)
 {
@@ -429,12 +449,16 @@ lc_write(struct logcol *lc, size_t nerr)
 }
 
 enum logcol_result
-logcol_store(struct logcol *lc, const struct logcol_msg *msgs, size_t n)
+logcol_store(struct logcol *lc, const struct logcol_msg *msgs, size_t n, size_t *done)
 {
 	struct logcol_stats before = lc->st;
 	size_t nerr = 0;
 	int rc;
 
+	/* More partitions than one transaction tracks would fail the batch
+	 * on every retry: take what fits, the caller comes back for the rest. */
+	*done = 0;
+	n = logcol_batch_cut(msgs, n);
 	lc->ncounts = lc->nparts = 0;
 	if (lc_arrays_begin(lc->cols, LOGCOL_ERR_COLS) == -1) {
 		rc = DB_ERROR;
@@ -447,6 +471,7 @@ logcol_store(struct logcol *lc, const struct logcol_msg *msgs, size_t n)
 		goto fail;
 	lc->st.errors_stored += nerr;
 	lc->st.batches++;
+	*done = n;
 	return LOGCOL_OK;
 fail:
 	db_rollback(lc->d);

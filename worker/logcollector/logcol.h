@@ -122,9 +122,16 @@ void logcol_free(struct logcol *lc);
 extern const struct db_stmt logcol_stmts[];
 extern const size_t logcol_nstmts;
 
-/* Stores msgs[0..n) in one transaction. Bad and expired records are counted
- * and skipped; duplicates (offset below the stored next offset) are skipped. */
-enum logcol_result logcol_store(struct logcol *lc, const struct logcol_msg *msgs, size_t n);
+/* How many of msgs[0..n) one transaction takes: the longest prefix that
+ * spans at most LOGCOL_PARTS_MAX partitions (n when they all fit, at least
+ * 1 when n > 0). Pure. */
+size_t logcol_batch_cut(const struct logcol_msg *msgs, size_t n);
+/* Stores msgs[0..*done) in one transaction, *done = logcol_batch_cut(msgs,
+ * n) on LOGCOL_OK (0 on LOGCOL_RETRY): the caller stores those offsets and
+ * hands the rest to the next call. Bad and expired records are counted and
+ * skipped; duplicates (offset below the stored next offset) are skipped. */
+enum logcol_result logcol_store(struct logcol *lc, const struct logcol_msg *msgs, size_t n,
+    size_t *done);
 /* Deletes records and counts older than the retention. 0 / -1. */
 int logcol_purge(struct logcol *lc) ESM_WUR;
 

@@ -2,10 +2,11 @@
  * main.c (esm-logcollector): consumes the application log topics into the
  * log monitor's database (see logcol.h). The loop polls for about 100 ms,
  * gathers up to ESM_LOGCOL_BATCH messages, stores them in one transaction
- * (retried with a doubling backoff while the database fails), and only then
- * stores their offsets. Every ESM_LOGCOL_PURGE_S it deletes what is older
- * than the retention. SIGTERM/SIGINT end the loop after the current batch;
- * messages of an unfinished batch are simply consumed again.
+ * per LOGCOL_PARTS_MAX partitions they span (retried with a doubling
+ * backoff while the database fails), and only then stores their offsets.
+ * Every ESM_LOGCOL_PURGE_S it deletes what is older than the retention.
+ * SIGTERM/SIGINT end the loop after the current batch; messages of an
+ * unfinished batch are simply consumed again.
  *
  * Environment:
  *   ESM_DB_DSN                 the log monitor database (required)
@@ -95,8 +96,8 @@ main(void)
 	const char *dsn, *bootstrap;
 	int64_t next_purge, next_stats, purge_us, stats_us;
 	char err[256];
-	size_t n, i;
-	int batch, backoff, stored, code = 1;
+	size_t n, i, stored, done;
+	int batch, backoff, code = 1;
 
 	log_init("logcollector");
 	memset(&lc, 0, sizeof(lc));
@@ -145,26 +146,29 @@ main(void)
 				break;
 			m = kafka_consumer_poll(c, 0);
 		}
+		/* One or more transactions (one per LOGCOL_PARTS_MAX partitions),
+		 * each followed by the offsets it committed. What stop cuts short
+		 * was not committed: its offsets stay unstored and it is consumed
+		 * again. */
 		backoff = 0;
 		stored = 0;
-		while (n > 0 && !logcol_stop) {
-			if (logcol_store(&lc, views, n) == LOGCOL_OK) {
-				stored = 1;
-				break;
+		while (stored < n && !logcol_stop) {
+			if (logcol_store(&lc, views + stored, n - stored, &done) == LOGCOL_OK) {
+				for (i = stored; i < stored + done; i++)
+					if (kafka_store_offset(c, km[i]) == -1)
+						log_warn("cannot store the offset of %s/%d@%lld", views[i].topic,
+						    (int)views[i].partition, (long long)views[i].offset);
+				stored += done;
+				backoff = 0;
+				continue;
 			}
 			backoff = backoff == 0 ? LOGCOL_BACKOFF_MIN_MS :
 			    (backoff * 2 > LOGCOL_BACKOFF_MAX_MS ? LOGCOL_BACKOFF_MAX_MS : backoff * 2);
-			log_warn("storing %zu log records failed, retrying in %d ms", n, backoff);
+			log_warn("storing %zu log records failed, retrying in %d ms", n - stored, backoff);
 			logcol_sleep(backoff, ship);
 		}
-		for (i = 0; i < n; i++) {
-			/* A batch cut short by stop was not committed: its offsets
-			 * stay unstored and it is consumed again. */
-			if (stored && kafka_store_offset(c, km[i]) == -1)
-				log_warn("cannot store the offset of %s/%d@%lld", views[i].topic,
-				    (int)views[i].partition, (long long)views[i].offset);
+		for (i = 0; i < n; i++)
 			kafka_msg_free(km[i]);
-		}
 		logship_poll(ship);
 		if (util_mono_us() >= next_purge) {
 			if (logcol_purge(&lc) == -1)

@@ -97,7 +97,9 @@ parse_fields(const cJSON *o, struct notifier_event *ev, int has_user)
 	case NK_USER_REGISTERED:
 		if (!has_user)
 			return "user_registered without userId";
-		if (get_text(o, "username", ev->username, NOTIFIER_TEXT_MAX) != 1)
+		/* Present but empty is missing: the welcome text quotes it. */
+		if (get_text(o, "username", ev->username, NOTIFIER_TEXT_MAX) != 1 ||
+		    ev->username[0] == '\0')
 			return "user_registered without a valid username";
 		if (get_text(o, "email", ev->email, VALID_EMAIL_MAX) != 1 ||
 		    !valid_email(ev->email, strlen(ev->email)))
@@ -113,7 +115,8 @@ parse_fields(const cJSON *o, struct notifier_event *ev, int has_user)
 	case NK_TASK_CANCELLED:
 		if (!has_user)
 			return "task event without userId";
-		if (get_text(o, "taskReference", ev->task_ref, NOTIFIER_TEXT_MAX) != 1)
+		if (get_text(o, "taskReference", ev->task_ref, NOTIFIER_TEXT_MAX) != 1 ||
+		    ev->task_ref[0] == '\0')
 			return "task event without taskReference";
 		if (get_text(o, "taskType", ev->task_type, NOTIFIER_TEXT_MAX) < 0 ||
 		    (ev->kind == NK_TASK_CREATED && ev->task_type[0] == '\0'))

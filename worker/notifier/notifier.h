@@ -64,7 +64,7 @@ struct notifier_note {
  * for the DLQ "reason" header) when the message is unparseable: not strict
  * JSON, not an object, no UUID eventId, no eventType, a field of the wrong
  * type, with control characters or too long, or a known type without its
- * fields. Pure. */
+ * fields (an empty username or taskReference counts as absent). Pure. */
 int notifier_parse(const char *payload, size_t len, struct notifier_event *ev,
     const char **why) ESM_WUR;
 /* Chooses and renders the notification of ev (the original system's texts
