@@ -38,6 +38,7 @@ http_req_close(struct http_req *r)
 		r->fx = NULL;
 	}
 	buf_free(&r->hdr);
+	buf_free(&r->out);
 }
 
 const char *
@@ -91,6 +92,7 @@ http_finish(struct http_req *r)
 	r->status = 0;
 	r->rid[0] = r->client[0] = '\0';
 	buf_reset(&r->hdr);
+	buf_reset(&r->out);
 }
 
 void

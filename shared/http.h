@@ -37,6 +37,7 @@ struct http_req {
 	struct token_claims auth;
 	int authed;
 	buf_t hdr;			/* extra response header lines */
+	buf_t out;			/* the reply being assembled; kept between requests */
 	int status;			/* status of the reply, 0 until replied */
 	int64_t started_us;
 };
