@@ -9,6 +9,18 @@
 
 #include "http.h"
 
+/* Looked up by every request, most of them more than once: one pass over
+ * the parameters at accept finds them all, instead of a scan each. */
+#define HOT(name) { name, sizeof(name) - 1 }
+static const struct {
+	const char *name;
+	size_t len;
+} hot_params[HTTP_HOT_PARAMS] = {
+	HOT("REQUEST_METHOD"), HOT("REQUEST_URI"), HOT("CONTENT_TYPE"), HOT("CONTENT_LENGTH"),
+	HOT("REMOTE_ADDR"), HOT("SERVER_PORT"), HOT("HTTP_AUTHORIZATION"),
+	HOT("HTTP_X_REQUEST_ID"), HOT("HTTP_X_FORWARDED_FOR"),
+};
+
 int
 http_init(void)
 {
@@ -38,11 +50,39 @@ http_req_close(struct http_req *r)
 		r->fx = NULL;
 	}
 	buf_free(&r->hdr);
+	buf_free(&r->out);
+}
+
+static void
+hot_find(struct http_req *r)
+{
+	char **e;
+	size_t i, n;
+
+	memset(r->hot, 0, sizeof(r->hot));
+	for (e = ((FCGX_Request *)r->fx)->envp; e != NULL && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (eq == NULL)
+			continue;
+		n = (size_t)(eq - *e);
+		for (i = 0; i < HTTP_HOT_PARAMS; i++)
+			if (r->hot[i] == NULL && hot_params[i].len == n &&
+			    memcmp(*e, hot_params[i].name, n) == 0) {
+				r->hot[i] = eq + 1;	/* the first one, as FCGX_GetParam */
+				break;
+			}
+	}
 }
 
 const char *
 http_param(const struct http_req *r, const char *name)
 {
+	size_t i;
+
+	for (i = 0; i < HTTP_HOT_PARAMS; i++)
+		if (strcmp(name, hot_params[i].name) == 0)
+			return r->hot[i];
 	return FCGX_GetParam(name, ((FCGX_Request *)r->fx)->envp);
 }
 
@@ -55,6 +95,7 @@ http_accept(struct http_req *r)
 	if (FCGX_Accept_r(r->fx) < 0)
 		return -1;
 	r->started_us = util_mono_us();
+	hot_find(r);
 	r->method = http_param(r, "REQUEST_METHOD");
 	r->content_type = http_param(r, "CONTENT_TYPE");
 	r->remote_addr = http_param(r, "REMOTE_ADDR");
@@ -89,8 +130,10 @@ http_finish(struct http_req *r)
 	memset(&r->auth, 0, sizeof(r->auth));
 	r->authed = 0;
 	r->status = 0;
+	memset(r->hot, 0, sizeof(r->hot));
 	r->rid[0] = r->client[0] = '\0';
 	buf_reset(&r->hdr);
+	buf_reset(&r->out);
 }
 
 void

@@ -19,8 +19,12 @@
 
 struct route;
 
+/* The parameters every request reads, found in one pass at accept. */
+#define HTTP_HOT_PARAMS 9
+
 struct http_req {
 	void *fx;			/* FCGX_Request, owned */
+	const char *hot[HTTP_HOT_PARAMS];	/* see http.c; borrowed like method */
 	/* Borrowed from the FastCGI parameters until http_finish. */
 	const char *method, *content_type, *remote_addr;
 	char *path;			/* owned copy of REQUEST_URI before '?' */
@@ -37,6 +41,7 @@ struct http_req {
 	struct token_claims auth;
 	int authed;
 	buf_t hdr;			/* extra response header lines */
+	buf_t out;			/* the reply being assembled; kept between requests */
 	int status;			/* status of the reply, 0 until replied */
 	int64_t started_us;
 };

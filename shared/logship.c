@@ -109,6 +109,12 @@ logship_poll(logship *s)
 	ls_busy = 0;
 }
 
+kafka_producer *
+logship_producer(logship *s)
+{
+	return s != NULL ? s->p : NULL;
+}
+
 void
 logship_free(logship *s, int timeout_ms)
 {

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "kafka.h"
 #include "log.h"
 #include "util.h"
 
@@ -37,6 +38,10 @@ void logship_install(logship *s);
 /* Serves delivery reports and the producer's own events without waiting.
  * Call between requests or in a worker's loop. Accepts NULL. */
 void logship_poll(logship *s);
+/* The shipper's producer, for a caller that needs a Kafka client of its own
+ * kind (the /health broker check): one producer per process, not two.
+ * Borrowed until logship_free; produce nothing through it. Accepts NULL. */
+kafka_producer *logship_producer(logship *s);
 /* Uninstalls the sink, waits at most timeout_ms for queued lines, destroys.
  * Accepts NULL. */
 void logship_free(logship *s, int timeout_ms);

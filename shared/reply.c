@@ -69,30 +69,52 @@ http_header_add(struct http_req *r, const char *name, const char *fmt, ...)
 	return buf_printf(&r->hdr, "%s: %s\r\n", name, val);
 }
 
+/* Appends the decimal digits of v. */
+static int
+put_uint(buf_t *b, size_t v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && i > 0);
+	return buf_append(b, d + i, sizeof(d) - i);
+}
+
+/* Every reply goes through here, so no printf: the pieces are copied into
+ * the request's reusable buffer (no allocation once it has grown). */
 int
 http_reply(struct http_req *r, int status, const char *ctype, const char *body, size_t len)
 {
-	buf_t out = { 0 };
+	static const char fallback[] = "Status: 500 Internal Server Error\r\n\r\n";
+	buf_t *out = &r->out;
 
 	if (r->status != 0)
 		return r->status;	/* one reply per request */
 	r->status = status;
-	if (buf_printf(&out, "Status: %d %s\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n", status, http_reason(status), r->rid) == -1)
+	buf_reset(out);
+	if (status < 100 || status > 999 || buf_puts(out, "Status: ") == -1 ||
+	    put_uint(out, (size_t)status) == -1 || buf_puts(out, " ") == -1 ||
+	    buf_puts(out, http_reason(status)) == -1 || buf_puts(out, "\r\nX-Request-Id: ") == -1 ||
+	    buf_puts(out, r->rid) == -1 ||
+	    buf_puts(out, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n") == -1)
 		goto fail;
 	if (body != NULL && ctype != NULL &&
-	    buf_printf(&out, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len) == -1)
+	    (buf_puts(out, "Content-Type: ") == -1 || buf_puts(out, ctype) == -1 ||
+	     buf_puts(out, "\r\nContent-Length: ") == -1 || put_uint(out, len) == -1 ||
+	     buf_puts(out, "\r\n") == -1))
 		goto fail;
-	if (r->hdr.len && buf_append(&out, r->hdr.p, r->hdr.len) == -1)
+	if (r->hdr.len && buf_append(out, r->hdr.p, r->hdr.len) == -1)
 		goto fail;
-	if (buf_puts(&out, "\r\n") == -1 || (body && len && buf_append(&out, body, len) == -1))
+	if (buf_puts(out, "\r\n") == -1 || (body && len && buf_append(out, body, len) == -1))
 		goto fail;
-	http_send(r, out.p, out.len);
-	buf_free(&out);
+	http_send(r, out->p, out->len);
+	buf_reset(out);
 	return status;
 fail:
-	buf_free(&out);
-	http_send(r, "Status: 500 Internal Server Error\r\n\r\n", 38);
+	buf_reset(out);
+	http_send(r, fallback, sizeof(fallback) - 1);
 	return 500;
 }
 

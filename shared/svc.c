@@ -23,7 +23,8 @@ static const struct svc_def *g_def;
 static db *g_db;
 static struct token_keys g_keys;
 static int g_have_keys;
-static kafka_producer *g_kafka;
+static kafka_producer *g_kafka;	/* the broker check's client */
+static kafka_producer *g_kafka_own;	/* g_kafka when not the shipper's */
 static logship *g_ship;		/* log lines to Kafka, NULL when off */
 static struct route *g_routes;
 static size_t g_nroutes;
@@ -247,10 +248,15 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 		if (metrics_open(mpath) == -1)
 			log_warn("metrics are counted per process");
 	}
-	if ((bootstrap = cfg_str("ESM_KAFKA_BOOTSTRAP", NULL)) != NULL &&
-	    (g_kafka = kafka_producer_new(bootstrap, 0, 5000, NULL, NULL, NULL, err, sizeof(err))) == NULL)
-		log_error("kafka producer: %s", err);
+	/* One producer per process: its threads and buffers cost more memory
+	 * than anything else here, and a metadata request for /health can go
+	 * through the log shipper's as well as through one of its own. */
 	g_ship = logship_from_env(def->name);
+	if ((g_kafka = logship_producer(g_ship)) == NULL &&
+	    (bootstrap = cfg_str("ESM_KAFKA_BOOTSTRAP", NULL)) != NULL &&
+	    (g_kafka = g_kafka_own = kafka_producer_new(bootstrap, 0, 5000, NULL, NULL, NULL,
+	    err, sizeof(err))) == NULL)
+		log_error("kafka producer: %s", err);
 	if (def->init != NULL && def->init() == -1)
 		goto out;
 	if (http_init() == -1 || http_req_open(&r, 0) == -1) {
@@ -272,15 +278,16 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 		http_finish(&r);
 		/* After the reply: delivery reports and client events, no waiting. */
 		logship_poll(g_ship);
-		kafka_poll(g_kafka, 0);
+		kafka_poll(g_kafka_own, 0);
 	}
 	log_info("%s stopping", def->name);
 	http_req_close(&r);
 	code = 0;
 out:
 	client_cleanup();
+	g_kafka = NULL;
 	logship_free(g_ship, 1000);
-	kafka_producer_free(g_kafka, 1000);
+	kafka_producer_free(g_kafka_own, 1000);
 	db_close(g_db);
 	free(g_routes);
 	free(g_methods);

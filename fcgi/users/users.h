@@ -47,8 +47,14 @@ int users_h_internal_get(struct http_req *r);
 extern const struct json_field users_register_fields[], users_validate_fields[];
 extern const size_t users_register_nfields, users_validate_nfields;
 
-/* The public user object from a row of USERS_COLS (see routes.c). NULL on
- * ENOMEM. */
+/* Columns of USERS_COLS (see routes.c). */
+#define USERS_NCOLS 9
+/* Appends the public user object of one row of USERS_COLS to b: col[i] is
+ * column i as text, NULL for SQL NULL (only firstName, lastName and
+ * dateOfBirth may be). 0, or -1 on ENOMEM or a row that cannot be one
+ * (missing or bad id, missing mandatory column). Pure. */
+int users_user_write(buf_t *b, const char *const col[USERS_NCOLS]) ESM_WUR;
+/* The same object as a cJSON tree, from a row of res. NULL on ENOMEM. */
 cJSON *users_row_json(const db_res *res, int row);
 
 #endif

@@ -54,3 +54,17 @@ rss_kib() {
 	done
 	echo "$max"
 }
+
+# mem_detail PIDFILE -> "rss/pss/private_dirty/shared_clean/threads" per pid
+# (KiB, from /proc/PID/smaps_rollup), separated by spaces
+mem_detail() {
+	local pid out=""
+	for pid in $(cat "$1" 2>/dev/null); do
+		[ -r "/proc/$pid/smaps_rollup" ] || continue
+		out+=$(awk -v t="$(ls "/proc/$pid/task" | wc -l)" '
+			/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Private_Dirty:/ { d = $2 }
+			/^Shared_Clean:/ { c = $2 } END { printf "%d/%d/%d/%d/%d ", r, p, d, c, t }' \
+			"/proc/$pid/smaps_rollup")
+	done
+	echo "${out% }"
+}

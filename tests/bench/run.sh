@@ -124,9 +124,16 @@ for svc in users auth; do
 	verdict=ok
 	[ "$rss" -le "$budget" ] || { verdict=OVER; BENCH_FAILS=$((BENCH_FAILS + 1)); }
 	printf 'RSS %-6s largest process %6d KiB, budget %6d KiB: %s\n' "$svc" "$rss" "$budget" "$verdict"
+	# RSS counts every shared library page a process touched; PSS divides
+	# them among the processes mapping them, Private_Dirty is its own.
+	printf '    %-6s per process (KiB, rss pss private_dirty shared_clean threads): %s\n' "$svc" \
+		"$(mem_detail "$VAR/$svc.pids")"
 done
 
-for extra in tests/bench/bench_*.sh; do
+# BENCH_EXTRAS=0 stops after the identity figures and memory.
+extras=(tests/bench/bench_*.sh)
+[ "${BENCH_EXTRAS:-1}" != 0 ] || extras=()
+for extra in "${extras[@]}"; do
 	[ -x "$extra" ] || continue
 	echo
 	echo "==== $extra"

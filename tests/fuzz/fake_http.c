@@ -25,6 +25,7 @@ void
 http_req_close(struct http_req *r)
 {
 	buf_free(&r->hdr);
+	buf_free(&r->out);
 }
 
 const char *
