@@ -38,9 +38,13 @@ const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	    "SELECT " TASKS_COLS " FROM t", 0 },
 	[TS_GET] = { "get", "SELECT " TASKS_COLS " FROM tasks WHERE id = $1::bigint AND " VISIBLE, 1 },
 	[TS_LIST] = { "list", "SELECT " TASKS_COLS " FROM tasks WHERE " USER_FILTERS NEWEST, 1 },
-	[TS_COUNT] = { "count", "SELECT count(*) FROM tasks WHERE " USER_FILTERS, 1 },
+	/* Totals from the counters that triggers keep (sql/tasks/0002): a few
+	 * rows per user instead of every matching task. */
+	[TS_COUNT] = { "count", "SELECT coalesce(sum(n), 0)::bigint FROM task_counts WHERE "
+	    USER_FILTERS, 1 },
 	[TS_LIST_ALL] = { "list_all", "SELECT " TASKS_COLS " FROM tasks WHERE " ALL_FILTERS NEWEST, 1 },
-	[TS_COUNT_ALL] = { "count_all", "SELECT count(*) FROM tasks WHERE " ALL_FILTERS, 1 },
+	[TS_COUNT_ALL] = { "count_all", "SELECT coalesce(sum(n), 0)::bigint FROM task_counts WHERE "
+	    ALL_FILTERS, 1 },
 	/* One conditional update: the row lock in the subquery makes a second
 	 * concurrent cancel wait, then see 'cancelled' and change nothing. */
 	[TS_CANCEL] = { "cancel",
