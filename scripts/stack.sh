@@ -378,10 +378,13 @@ KAFKA_CHANGED=0
 
 NCPU=$(nproc 2>/dev/null || echo 2)
 [ "$NCPU" -ge 2 ] || NCPU=2
+# One process per core, but four for tasks: its writes wait on the WAL
+# flush, and processes waiting together share one flush (group commit).
 procs() {
-	local v
+	local v d=$NCPU
 	v=ESM_PROCS_$(upper "$1")
-	echo "${!v:-$NCPU}"
+	[ "$1" = tasks ] && d=$((4 * NCPU))
+	echo "${!v:-$d}"
 }
 PROCS_TOTAL=0
 while read -r svc _; do PROCS_TOTAL=$((PROCS_TOTAL + $(procs "$svc"))); done <<<"$SERVICES"

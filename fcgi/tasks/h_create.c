@@ -1,7 +1,7 @@
 /*
  * h_create.c: POST /api/v1/eventstreammonitor/tasks. The task row and its
- * task_created event commit in one transaction (outbox); the relay
- * publishes the event. Creating a task for another user needs the admin
+ * task_created event commit in one statement, so in one transaction
+ * (outbox); the relay publishes the event. Creating a task for another user needs the admin
  * role.
  */
 #include <stdio.h>
@@ -23,55 +23,51 @@ static const struct json_field create_fields[] = {
 	{ "parameters", JT_OBJECT, 0, 0, 0, NULL, 0, 0 },
 };
 
+/* The task_created event without taskId, which the insert adds (TS_CREATE):
+ * every other field is known before the row exists. NULL on ENOMEM. */
 static cJSON *
-created_event(const struct http_req *r, const cJSON *task, char event_id[37])
+created_event(const struct http_req *r, const char *const p[5], int64_t user, char event_id[37])
 {
-	static const char *const copy[] = { "taskId", "taskReference", "taskType", "userId", "priority" };
 	cJSON *ev = event_new("task_created", "taskprocessing", r->rid, event_id);
 
-	for (size_t i = 0; ev && i < ESM_NELEM(copy); i++) {
-		cJSON *v = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(task, copy[i]), 0);
-		if (v == NULL || !cJSON_AddItemToObject(ev, copy[i], v)) {
-			cJSON_Delete(v);
-			cJSON_Delete(ev);
-			return NULL;
-		}
+	if (ev == NULL || cJSON_AddStringToObject(ev, "taskReference", p[0]) == NULL ||
+	    cJSON_AddStringToObject(ev, "taskType", p[1]) == NULL ||
+	    cJSON_AddNumberToObject(ev, "userId", (double)user) == NULL ||
+	    cJSON_AddStringToObject(ev, "priority", p[3]) == NULL) {
+		cJSON_Delete(ev);
+		return NULL;
 	}
 	return ev;
 }
 
-/* One attempt: task row + event. DB_OK with *task set, or a db_status
- * (DB_CONFLICT: the reference was taken, try another). */
+/* One attempt: task row and event in one statement (autocommit: one round
+ * trip, one commit). DB_OK with *task set, or a db_status (DB_CONFLICT: the
+ * reference was taken, try another). */
 static int
-insert_task(struct http_req *r, const char *const p[5], cJSON **task, char key[24])
+insert_task(struct http_req *r, const char *const p[5], int64_t user, cJSON **task)
 {
+	const char *q[8];
 	cJSON *ev = NULL;
 	db_res *res = NULL;
-	char event_id[37];
-	int rc;
+	char event_id[37], *payload = NULL;
+	int rc = DB_ERROR;
 
 	*task = NULL;
-	if ((rc = db_begin(svc_db())) != DB_OK)
-		return rc;
-	if ((rc = db_exec(svc_db(), TS_INSERT, p, 5, &res)) != DB_OK)
-		goto fail;
-	rc = DB_ERROR;
-	if ((*task = tasks_row_json(res, 0, 0)) == NULL ||
-	    (ev = created_event(r, *task, event_id)) == NULL)
-		goto fail;
-	snprintf(key, 24, "%s", db_get(res, 0, 3));
-	if ((rc = event_outbox_add(svc_db(), TS_OUTBOX, "task-events", key, ev, event_id,
-	    r->rid)) != DB_OK || (rc = db_commit(svc_db())) != DB_OK)
-		goto fail;
-	cJSON_Delete(ev);
+	if ((ev = created_event(r, p, user, event_id)) == NULL ||
+	    (payload = cJSON_PrintUnformatted(ev)) == NULL)
+		goto out;
+	memcpy(q, p, 5 * sizeof(*q));
+	q[5] = event_id;
+	q[6] = payload;
+	q[7] = r->rid;
+	if ((rc = db_exec(svc_db(), TS_CREATE, q, 8, &res)) != DB_OK)
+		goto out;
+	if ((*task = tasks_row_json(res, 0, 0)) == NULL)
+		rc = DB_ERROR;
+out:
 	db_res_free(res);
-	return DB_OK;
-fail:
-	db_rollback(svc_db());
-	cJSON_Delete(*task);
-	*task = NULL;
+	cJSON_free(payload);
 	cJSON_Delete(ev);
-	db_res_free(res);
 	return rc;
 }
 
@@ -81,7 +77,7 @@ tasks_h_create(struct http_req *r)
 	const char *bad[JSON_BAD_MAX + 1] = { 0 };
 	static const char *const pparams[] = { "parameters", NULL };
 	static const char *const uparams[] = { "userId", NULL };
-	char uid[24], ref[TASKS_REF_LEN + 1], key[24], *params = NULL;
+	char uid[24], ref[TASKS_REF_LEN + 1], *params = NULL;
 	const char *p[5];
 	cJSON *task = NULL, *root = NULL, *pobj;
 	uint32_t rnd;
@@ -112,14 +108,14 @@ tasks_h_create(struct http_req *r)
 		if (util_random(&rnd, sizeof(rnd)) == -1)
 			break;
 		tasks_reference(util_now_us(), rnd, ref);
-		if ((rc = insert_task(r, p, &task, key)) != DB_CONFLICT)
+		if ((rc = insert_task(r, p, user, &task)) != DB_CONFLICT)
 			break;
 	}
 	cJSON_free(params);
 	if (task == NULL)
 		return rc == DB_CONFLICT ? http_error(r, 500, NULL, NULL) : svc_db_error(r, rc);
 	metrics_add(MC_EVENTS_WRITTEN, 1);
-	log_info("task %s created for user %s", ref, key);
+	log_info("task %s created for user %s", ref, uid);
 	if ((root = cJSON_CreateObject()) == NULL || !cJSON_AddItemToObject(root, "task", task)) {
 		cJSON_Delete(root);
 		cJSON_Delete(task);

@@ -25,14 +25,26 @@ const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	[TS_OUTBOX] = { "outbox", EVENT_OUTBOX_SQL, 0 },
 	[TS_OUTBOX_COUNT] = { "outbox_count",
 	    "SELECT count(*) FROM outbox WHERE sent_at IS NULL", 1 },
-	[TS_INSERT] = { "insert",
-	    "INSERT INTO tasks (reference, task_type, user_id, priority, parameters) "
-	    "VALUES ($1, $2, $3::bigint, $4, $5::jsonb) RETURNING " TASKS_COLS, 0 },
+	/* The task and its task_created event in one statement, so one round
+	 * trip (and its implicit transaction's one commit) creates both. $7 is
+	 * the event object without taskId, which only this insert knows: it is
+	 * spliced in as the first member. */
+	[TS_CREATE] = { "create",
+	    "WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters) "
+	    "VALUES ($1, $2, $3::bigint, $4, $5::jsonb) RETURNING *), "
+	    "o AS (INSERT INTO outbox (event_id, topic, msg_key, payload, request_id) "
+	    "SELECT $6::uuid, 'task-events', $3::bigint::text, "
+	    "'{\"taskId\":' || t.id || ',' || substr($7, 2), NULLIF($8, '') FROM t) "
+	    "SELECT " TASKS_COLS " FROM t", 0 },
 	[TS_GET] = { "get", "SELECT " TASKS_COLS " FROM tasks WHERE id = $1::bigint AND " VISIBLE, 1 },
 	[TS_LIST] = { "list", "SELECT " TASKS_COLS " FROM tasks WHERE " USER_FILTERS NEWEST, 1 },
-	[TS_COUNT] = { "count", "SELECT count(*) FROM tasks WHERE " USER_FILTERS, 1 },
+	/* Totals from the counters that triggers keep (sql/tasks/0002): a few
+	 * rows per user instead of every matching task. */
+	[TS_COUNT] = { "count", "SELECT coalesce(sum(n), 0)::bigint FROM task_counts WHERE "
+	    USER_FILTERS, 1 },
 	[TS_LIST_ALL] = { "list_all", "SELECT " TASKS_COLS " FROM tasks WHERE " ALL_FILTERS NEWEST, 1 },
-	[TS_COUNT_ALL] = { "count_all", "SELECT count(*) FROM tasks WHERE " ALL_FILTERS, 1 },
+	[TS_COUNT_ALL] = { "count_all", "SELECT coalesce(sum(n), 0)::bigint FROM task_counts WHERE "
+	    ALL_FILTERS, 1 },
 	/* One conditional update: the row lock in the subquery makes a second
 	 * concurrent cancel wait, then see 'cancelled' and change nothing. */
 	[TS_CANCEL] = { "cancel",

@@ -25,7 +25,7 @@
 enum tasks_stmt {
 	TS_OUTBOX,
 	TS_OUTBOX_COUNT,
-	TS_INSERT,
+	TS_CREATE,		/* task + outbox row */
 	TS_GET,
 	TS_LIST,		/* one user's tasks ($3 required) */
 	TS_COUNT,

@@ -258,11 +258,26 @@ test_notifs_query(void)
 	CU_ASSERT(!notifs_valid_event_type(""));
 }
 
+static void
+test_pg_array(void)
+{
+	const char *v[] = { "plain", "say \"hi\"", "back\\slash", NULL, "", "{,}" };
+	buf_t b = { 0 };
+
+	CU_ASSERT_EQUAL(notifier_pg_array(&b, v, 6), 0);
+	CU_ASSERT_STRING_EQUAL(b.p,
+	    "{\"plain\",\"say \\\"hi\\\"\",\"back\\\\slash\",NULL,\"\",\"{,}\"}");
+	CU_ASSERT_EQUAL(notifier_pg_array(&b, v, 0), 0);
+	CU_ASSERT_STRING_EQUAL(b.p, "{}");
+	buf_free(&b);
+}
+
 static CU_TestInfo tests[] = {
 	{ "parse the contract's events", test_parse_known },
 	{ "unparseable messages are refused with a reason", test_parse_dead_letters },
 	{ "an empty required text is refused", test_parse_empty_required },
 	{ "notification texts", test_render },
+	{ "array literals for the multi-row insert", test_pg_array },
 	{ "backoff, mail retry delay, topic list", test_backoff_and_topics },
 	{ "mail message and header injection", test_mail_format },
 	{ "notification list query and paging", test_notifs_query },

@@ -182,13 +182,14 @@ test_outcome(void)
 {
 	CU_ASSERT_EQUAL(relay_outcome_of(0, 500, 0), RELAY_DRAINED);
 	CU_ASSERT_EQUAL(relay_outcome_of(500, 500, 500), RELAY_FULL);
-	CU_ASSERT_EQUAL(relay_outcome_of(499, 500, 499), RELAY_DRAINED);
+	/* A partial batch: what committed meanwhile is looked for at once. */
+	CU_ASSERT_EQUAL(relay_outcome_of(499, 500, 499), RELAY_MOVED);
 	/* Nothing delivered is an outage, full batch or not. */
 	CU_ASSERT_EQUAL(relay_outcome_of(500, 500, 0), RELAY_KAFKA);
 	CU_ASSERT_EQUAL(relay_outcome_of(3, 500, 0), RELAY_KAFKA);
 	/* Some refused, some delivered: keep going, no backoff. */
 	CU_ASSERT_EQUAL(relay_outcome_of(500, 500, 499), RELAY_FULL);
-	CU_ASSERT_EQUAL(relay_outcome_of(10, 500, 9), RELAY_DRAINED);
+	CU_ASSERT_EQUAL(relay_outcome_of(10, 500, 9), RELAY_MOVED);
 }
 
 static void
@@ -204,6 +205,9 @@ test_sleep(void)
 	CU_ASSERT_EQUAL(b, 0);
 	CU_ASSERT_EQUAL(relay_sleep_ms(RELAY_DB, &b, 20), 100);
 	CU_ASSERT_EQUAL(relay_sleep_ms(RELAY_DRAINED, &b, 20), 20);
+	CU_ASSERT_EQUAL(b, 0);
+	CU_ASSERT_EQUAL(relay_sleep_ms(RELAY_DB, &b, 20), 100);
+	CU_ASSERT_EQUAL(relay_sleep_ms(RELAY_MOVED, &b, 20), 0);
 	CU_ASSERT_EQUAL(b, 0);
 	CU_ASSERT_EQUAL(relay_sleep_ms(RELAY_BUSY, &b, 35), 35);
 }

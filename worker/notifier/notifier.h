@@ -88,6 +88,7 @@ enum notifier_stmt {
 	NS_USER_FILL,
 	NS_USER_DELETE,
 	NS_INSERT,
+	NS_INSERT_MANY,
 	NS_DUE,
 	NS_SENT,
 	NS_RETRY,
@@ -111,6 +112,11 @@ struct notifier_item {
  * failure nothing was written. One transaction per batch, not per event,
  * so one WAL flush serves many events; a replay of the batch is harmless. */
 int notifier_store(db *d, struct notifier_item *items, size_t n) ESM_WUR;
+#define NOTIFIER_RUN_MAX 256	/* notifications per multi-row insert */
+/* PostgreSQL array literal of the strings v[0..n) into b (reset first):
+ * every element quoted with " and \ escaped, NULL entries as NULL. 0, or
+ * -1 on ENOMEM. Pure. */
+int notifier_pg_array(buf_t *b, const char *const *v, size_t n) ESM_WUR;
 
 struct notifier_mailcfg {
 	const char *url;	/* smtp://host:port */

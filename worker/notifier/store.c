@@ -1,9 +1,11 @@
 /*
- * store.c: the notifier's database side: the statement table, one event's
- * transaction (projection, then notification), and the mail delivery pass.
+ * store.c: the notifier's database side: the statement table, a batch's
+ * transaction (in order: projection changes one by one, runs of plain
+ * notifications in one multi-row insert each), and the mail delivery pass.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "mail.h"
@@ -28,6 +30,16 @@ const struct db_stmt notifier_stmts[NS_COUNT_] = {
 	    "COALESCE($4, (SELECT email FROM notifier_users WHERE user_id = $3::bigint AND NOT deleted)), "
 	    "$5, $6, $7, $8, CASE WHEN $8 = 'sent' THEN now() END, $9) "
 	    "ON CONFLICT (event_id) DO NOTHING", 0 },
+	/* NS_INSERT for a run of events at once: one round trip instead of one
+	 * per event. Arrays in the order of notifier_pg_array's callers. */
+	[NS_INSERT_MANY] = { "insert_many",
+	    "INSERT INTO notifications (event_id, event_type, user_id, recipient_email, subject, "
+	    "message, channel, status, sent_at, source_topic) SELECT x.e, x.t, x.u, "
+	    "COALESCE(x.m, (SELECT email FROM notifier_users WHERE user_id = x.u AND NOT deleted)), "
+	    "x.s, x.b, x.c, x.st, CASE WHEN x.st = 'sent' THEN now() END, x.tp "
+	    "FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
+	    "$7::text[], $8::text[], $9::text[]) AS x(e, t, u, m, s, b, c, st, tp) "
+	    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text", 0 },
 	[NS_DUE] = { "due",
 	    "SELECT id, recipient_email, subject, message, attempts FROM notifications "
 	    "WHERE status = 'pending' AND channel = 'email' AND recipient_email IS NOT NULL "
@@ -77,18 +89,123 @@ store_one(db *d, const struct notifier_item *it, int *inserted)
 }
 
 int
-notifier_store(db *d, struct notifier_item *items, size_t n)
+notifier_pg_array(buf_t *b, const char *const *v, size_t n)
 {
 	size_t i;
+	const char *c;
+
+	buf_reset(b);
+	if (buf_puts(b, "{") == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && buf_puts(b, ",") == -1)
+			return -1;
+		if (v[i] == NULL) {
+			if (buf_puts(b, "NULL") == -1)
+				return -1;
+			continue;
+		}
+		if (buf_puts(b, "\"") == -1)
+			return -1;
+		for (c = v[i]; *c != '\0'; c++)
+			if (((*c == '"' || *c == '\\') && buf_puts(b, "\\") == -1) ||
+			    buf_append(b, c, 1) == -1)
+				return -1;
+		if (buf_puts(b, "\"") == -1)
+			return -1;
+	}
+	return buf_puts(b, "}");
+}
+
+/* 1 when the item's whole write is its notification row, so it can share
+ * one multi-row insert with its neighbours. */
+static int
+store_plain(const struct notifier_item *it)
+{
+	return it->parsed && it->note.write && it->ev.kind != NK_USER_REGISTERED &&
+	    it->ev.kind != NK_USER_DELETED;
+}
+
+/* Inserts the notifications of it[idx[0..k)] with one statement and marks
+ * the ones that were new (a replayed or repeated eventId is not). */
+static int
+store_run(db *d, struct notifier_item *it, const size_t *idx, size_t k)
+{
+	enum { C_EV, C_TYPE, C_UID, C_MAIL, C_SUBJ, C_MSG, C_CHAN, C_STAT, C_TOPIC, C_N };
+	static char uids[NOTIFIER_RUN_MAX][24];
+	const char *col[C_N][NOTIFIER_RUN_MAX], *prm[C_N];
+	buf_t arr[C_N];
+	db_res *res = NULL;
+	size_t i, j, c;
+	int rc = DB_ERROR, r;
+
+	memset(arr, 0, sizeof(arr));
+	for (i = 0; i < k; i++) {
+		const struct notifier_item *x = &it[idx[i]];
+		snprintf(uids[i], sizeof(uids[i]), "%lld", (long long)x->ev.user_id);
+		col[C_EV][i] = x->ev.event_id;
+		col[C_TYPE][i] = x->ev.type;
+		col[C_UID][i] = x->ev.user_id ? uids[i] : NULL;
+		col[C_MAIL][i] = x->note.email;
+		col[C_SUBJ][i] = x->note.subject;
+		col[C_MSG][i] = x->note.message;
+		col[C_CHAN][i] = x->note.channel;
+		col[C_STAT][i] = x->note.status;
+		col[C_TOPIC][i] = x->topic;
+	}
+	for (c = 0; c < C_N; c++) {
+		if (notifier_pg_array(&arr[c], col[c], k) == -1)
+			goto out;
+		prm[c] = arr[c].p;
+	}
+	if ((rc = db_exec(d, NS_INSERT_MANY, prm, C_N, &res)) != DB_OK)
+		goto out;
+	for (r = 0; r < db_nrows(res); r++)
+		for (j = 0; j < k; j++)
+			if (!it[idx[j]].inserted &&
+			    strcasecmp(it[idx[j]].ev.event_id, db_get(res, r, 0)) == 0) {
+				it[idx[j]].inserted = 1;
+				break;
+			}
+out:
+	db_res_free(res);
+	for (c = 0; c < C_N; c++)
+		buf_free(&arr[c]);
+	return rc;
+}
+
+int
+notifier_store(db *d, struct notifier_item *items, size_t n)
+{
+	size_t i, run[NOTIFIER_RUN_MAX], k = 0;
 	int rc;
 
 	for (i = 0; i < n; i++)
 		items[i].inserted = 0;
 	if ((rc = db_begin(d)) != DB_OK)
 		return rc;
-	for (i = 0; i < n; i++)
-		if (items[i].parsed && (rc = store_one(d, &items[i], &items[i].inserted)) != DB_OK)
+	/* In order: a run of plain notifications goes out before the next
+	 * projection change, which later notifications may read. */
+	for (i = 0; i < n; i++) {
+		if (store_plain(&items[i])) {
+			run[k++] = i;
+			if (k == NOTIFIER_RUN_MAX) {
+				if ((rc = store_run(d, items, run, k)) != DB_OK)
+					goto fail;
+				k = 0;
+			}
+			continue;
+		}
+		if (!items[i].parsed)
+			continue;
+		if (k > 0 && (rc = store_run(d, items, run, k)) != DB_OK)
 			goto fail;
+		k = 0;
+		if ((rc = store_one(d, &items[i], &items[i].inserted)) != DB_OK)
+			goto fail;
+	}
+	if (k > 0 && (rc = store_run(d, items, run, k)) != DB_OK)
+		goto fail;
 	if ((rc = db_commit(d)) != DB_OK)
 		goto fail;
 	return DB_OK;

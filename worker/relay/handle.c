@@ -34,14 +34,18 @@
 #define RELAY_PARTIAL_LOG_US (10 * 1000 * 1000)
 
 enum {
+	RELAY_SQL_PENDING,
 	RELAY_SQL_LOCK,
 	RELAY_SQL_SELECT,
 	RELAY_SQL_SENT,
 	RELAY_SQL_FAILED
 };
 
-/* Run inside the batch transaction, so nothing here is ever re-sent by db.c. */
+/* The rest run inside the batch transaction, so db.c never re-sends them. */
 static const struct db_stmt relay_sql[] = {
+	/* Outside any transaction: the idle poll's one round trip. */
+	[RELAY_SQL_PENDING] = { "relay_pending",
+	    "SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL)", 1 },
 	[RELAY_SQL_LOCK] = { "relay_lock",
 	    "SELECT pg_try_advisory_xact_lock(" RELAY_LOCK_KEY ")", 0 },
 	[RELAY_SQL_SELECT] = { "relay_select",
@@ -167,7 +171,7 @@ relay_outcome_of(size_t nrows, size_t batch, size_t nsent)
 		return RELAY_KAFKA;
 	/* Partial failures (a row Kafka refuses) do not back off: the other
 	 * rows keep flowing and the refused ones are retried with them. */
-	return nrows >= batch ? RELAY_FULL : RELAY_DRAINED;
+	return nrows >= batch ? RELAY_FULL : RELAY_MOVED;
 }
 
 int
@@ -179,6 +183,7 @@ relay_sleep_ms(enum relay_outcome oc, int *backoff_ms, int poll_ms)
 		*backoff_ms = relay_backoff_next(*backoff_ms);
 		return *backoff_ms;
 	case RELAY_FULL:
+	case RELAY_MOVED:
 		*backoff_ms = 0;
 		return 0;
 	case RELAY_DRAINED:
@@ -441,6 +446,22 @@ relay_batch(struct relay *r)
 		}
 		relay_kafka_ok(r);
 	}
+	/* Idle: one cheap question instead of a transaction, a lock and a
+	 * select that find nothing. */
+	if (r->idle) {
+		if ((rc = db_exec(r->d, RELAY_SQL_PENDING, NULL, 0, &res)) != DB_OK) {
+			relay_db_failed(r, "pending check", rc);
+			r->idle = 0;
+			goto out;
+		}
+		relay_db_ok(r);
+		if (strcmp(db_get(res, 0, 0), "t") != 0) {
+			oc = RELAY_DRAINED;
+			goto out;
+		}
+		db_res_free(res);
+		res = NULL;
+	}
 	if ((rc = db_begin(r->d)) != DB_OK) {
 		relay_db_failed(r, "begin", rc);
 		goto out;
@@ -465,8 +486,10 @@ relay_batch(struct relay *r)
 	}
 	if ((n = (size_t)db_nrows(res)) == 0) {
 		oc = RELAY_DRAINED;
+		r->idle = 1;
 		goto out;
 	}
+	r->idle = 0;
 	if (relay_produce_rows(r, res, n) == -1)
 		goto out;
 	db_res_free(res);

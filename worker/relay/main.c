@@ -2,7 +2,8 @@
  * main.c (esm-relay): publishes the committed outbox rows of one service
  * database to Kafka. Start-up reads the configuration and installs the
  * signal handlers; then the loop runs batches (handle.c) and sleeps between
- * them: not at all after a full batch, the poll interval when caught up,
+ * them: not at all after a batch that moved rows, the poll interval when
+ * caught up (an idle poll is one cheap query),
  * a doubling backoff while Kafka or the database fails. SIGTERM/SIGINT end
  * the loop after the current batch.
  *
@@ -10,7 +11,7 @@
  *   ESM_DB_DSN                     the service database (required)
  *   ESM_KAFKA_BOOTSTRAP            bootstrap servers (required)
  *   ESM_RELAY_BATCH                rows per transaction (500)
- *   ESM_RELAY_POLL_MS              sleep when caught up (20)
+ *   ESM_RELAY_POLL_MS              sleep when caught up (10)
  *   ESM_KAFKA_DELIVERY_TIMEOUT_MS  producer delivery timeout (10000)
  *   ESM_RELAY_STATS_S              seconds between counter lines (60)
  *
@@ -64,7 +65,7 @@ main(void)
 	cfg.bootstrap = cfg_str("ESM_KAFKA_BOOTSTRAP", NULL);
 	cfg.batch = (int)cfg_int("ESM_RELAY_BATCH", 500, 1, 10000);
 	cfg.delivery_ms = (int)cfg_int("ESM_KAFKA_DELIVERY_TIMEOUT_MS", 10000, 1000, 300000);
-	poll_ms = (int)cfg_int("ESM_RELAY_POLL_MS", 20, 1, 60000);
+	poll_ms = (int)cfg_int("ESM_RELAY_POLL_MS", 10, 1, 60000);
 	stats_us = cfg_int("ESM_RELAY_STATS_S", 60, 1, 86400) * 1000000;
 	if (cfg.dsn == NULL || cfg.bootstrap == NULL) {
 		log_crit("ESM_DB_DSN and ESM_KAFKA_BOOTSTRAP are required");

@@ -42,7 +42,9 @@ struct relay_row {
 
 /* What a batch came to; decides how long the loop sleeps. */
 enum relay_outcome {
-	RELAY_DRAINED,	/* nothing unsent, or a partial batch: sleep the poll interval */
+	RELAY_DRAINED,	/* nothing unsent: sleep the poll interval */
+	RELAY_MOVED,	/* a partial batch delivered: rows that committed while it
+			 * ran wait already, so look again at once */
 	RELAY_FULL,	/* a full batch delivered: there is probably more, go on */
 	RELAY_BUSY,	/* another relay holds the lock: sleep the poll interval */
 	RELAY_KAFKA,	/* nothing delivered: back off */
@@ -70,6 +72,7 @@ struct relay {
 	int db_down;
 	int64_t kafka_down_since, db_down_since;	/* monotonic us */
 	int64_t partial_logged;		/* last line about refused rows */
+	int idle;			/* the last batch found nothing: ask cheaply first */
 	struct relay_stats st;
 };
 
