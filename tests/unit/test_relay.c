@@ -212,7 +212,26 @@ test_sleep(void)
 	CU_ASSERT_EQUAL(relay_sleep_ms(RELAY_BUSY, &b, 35), 35);
 }
 
+static void
+test_caught_up_interval(void)
+{
+	int64_t since = 0;
+
+	/* Caught up just now: the short poll, and the stretch starts. */
+	CU_ASSERT_EQUAL(relay_caught_up_ms(&since, 5000000, 10, 50), 10);
+	CU_ASSERT_EQUAL(since, 5000000);
+	CU_ASSERT_EQUAL(relay_caught_up_ms(&since, 5000000 + RELAY_IDLE_AFTER_US - 1, 10, 50), 10);
+	/* A quiet second: the idle interval. */
+	CU_ASSERT_EQUAL(relay_caught_up_ms(&since, 5000000 + RELAY_IDLE_AFTER_US, 10, 50), 50);
+	/* Never shorter than the poll interval. */
+	CU_ASSERT_EQUAL(relay_caught_up_ms(&since, 9000000, 80, 50), 80);
+	/* Rows again (the caller resets since): short polls at once. */
+	since = 0;
+	CU_ASSERT_EQUAL(relay_caught_up_ms(&since, 9000000, 10, 50), 10);
+}
+
 static CU_TestInfo relay_tests[] = {
+	{ "caught-up poll interval grows after a quiet second", test_caught_up_interval },
 	{ "ids literal of sent rows", test_literal_sent_only },
 	{ "ids literal when none match", test_literal_empty },
 	{ "ids literal resets its buffer", test_literal_resets_buffer },

@@ -194,6 +194,16 @@ relay_sleep_ms(enum relay_outcome oc, int *backoff_ms, int poll_ms)
 	}
 }
 
+int
+relay_caught_up_ms(int64_t *since_us, int64_t now_us, int poll_ms, int idle_ms)
+{
+	if (*since_us == 0)
+		*since_us = now_us;
+	if (now_us - *since_us >= RELAY_IDLE_AFTER_US && idle_ms > poll_ms)
+		return idle_ms;
+	return poll_ms;
+}
+
 /* ---- state changes, logged once each ------------------------------------ */
 
 static void

@@ -3,7 +3,8 @@
  * database to Kafka. Start-up reads the configuration and installs the
  * signal handlers; then the loop runs batches (handle.c) and sleeps between
  * them: not at all after a batch that moved rows, the poll interval when
- * caught up (an idle poll is one cheap query),
+ * caught up (an idle poll is one cheap query), the longer idle interval once
+ * nothing came for a second,
  * a doubling backoff while Kafka or the database fails. SIGTERM/SIGINT end
  * the loop after the current batch.
  *
@@ -12,6 +13,7 @@
  *   ESM_KAFKA_BOOTSTRAP            bootstrap servers (required)
  *   ESM_RELAY_BATCH                rows per transaction (500)
  *   ESM_RELAY_POLL_MS              sleep when caught up (10)
+ *   ESM_RELAY_IDLE_POLL_MS         sleep after a second with nothing to send (50)
  *   ESM_KAFKA_DELIVERY_TIMEOUT_MS  producer delivery timeout (10000)
  *   ESM_RELAY_STATS_S              seconds between counter lines (60)
  *
@@ -56,7 +58,8 @@ main(void)
 	struct relay_cfg cfg;
 	enum relay_outcome oc;
 	int64_t stats_us, next_stats;
-	int poll_ms, backoff = 0, ms;
+	int64_t idle_since = 0;
+	int poll_ms, idle_ms, backoff = 0, ms;
 	logship *ship;
 
 	log_init("relay");
@@ -66,6 +69,7 @@ main(void)
 	cfg.batch = (int)cfg_int("ESM_RELAY_BATCH", 500, 1, 10000);
 	cfg.delivery_ms = (int)cfg_int("ESM_KAFKA_DELIVERY_TIMEOUT_MS", 10000, 1000, 300000);
 	poll_ms = (int)cfg_int("ESM_RELAY_POLL_MS", 10, 1, 60000);
+	idle_ms = (int)cfg_int("ESM_RELAY_IDLE_POLL_MS", 50, 1, 60000);
 	stats_us = cfg_int("ESM_RELAY_STATS_S", 60, 1, 86400) * 1000000;
 	if (cfg.dsn == NULL || cfg.bootstrap == NULL) {
 		log_crit("ESM_DB_DSN and ESM_KAFKA_BOOTSTRAP are required");
@@ -80,13 +84,17 @@ main(void)
 		return 1;
 	}
 	ship = logship_from_env("relay");
-	log_info("relay started: batch %d, poll %d ms, delivery timeout %d ms, kafka %s",
-	    cfg.batch, poll_ms, cfg.delivery_ms, cfg.bootstrap);
+	log_info("relay started: batch %d, poll %d ms (%d ms when idle), delivery timeout %d ms, kafka %s",
+	    cfg.batch, poll_ms, idle_ms, cfg.delivery_ms, cfg.bootstrap);
 
 	next_stats = util_mono_us() + stats_us;
 	while (!relay_stop) {
 		oc = relay_batch(&r);
 		ms = relay_sleep_ms(oc, &backoff, poll_ms);
+		if (oc == RELAY_DRAINED || oc == RELAY_BUSY)
+			ms = relay_caught_up_ms(&idle_since, util_mono_us(), poll_ms, idle_ms);
+		else
+			idle_since = 0;
 		if (util_mono_us() >= next_stats) {
 			relay_log_stats(&r, "counters");
 			next_stats = util_mono_us() + stats_us;

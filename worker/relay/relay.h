@@ -115,5 +115,12 @@ enum relay_outcome relay_outcome_of(size_t nrows, size_t batch, size_t nsent);
 /* Milliseconds to sleep after outcome oc; updates *backoff_ms (reset to 0
  * by any outcome that is not a failure). */
 int relay_sleep_ms(enum relay_outcome oc, int *backoff_ms, int poll_ms);
+/* After RELAY_IDLE_AFTER_US of nothing to send. */
+#define RELAY_IDLE_AFTER_US 1000000
+/* The sleep when caught up: poll_ms while rows came recently, idle_ms (when
+ * longer) once *since_us, the start of the caught-up stretch (0: none yet,
+ * set here), is RELAY_IDLE_AFTER_US old. An idle relay then costs a fraction
+ * of the queries, and only the first row after a quiet second waits longer. */
+int relay_caught_up_ms(int64_t *since_us, int64_t now_us, int poll_ms, int idle_ms);
 
 #endif
