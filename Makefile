@@ -115,7 +115,7 @@ $(B)/bench/hashrate: $(B)/tests/bench/hashrate.o $(LIB)
 #   logcollector  log record batches: parse, counts, error rows, offsets
 #   relay     delivery reports: error text, id lists of the marking statements
 FUZZ_CC     := clang
-FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Ishared $(PKG_CFLAGS) \
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Ishared -MMD -MP $(PKG_CFLAGS) \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIBSRC := $(filter-out shared/http.c,$(SHARED_SRC)) tests/fuzz/fake_http.c
 FUZZ_DBLIB  := $(filter-out shared/db.c,$(FUZZ_LIBSRC)) tests/fuzz/fake_db.c

@@ -225,3 +225,43 @@ db_error_count(const db *d)
 	(void)d;
 	return 0;
 }
+
+size_t
+fake_db_array(const char *lit, char **buf, char **out, size_t cap)
+{
+	size_t n = 0;
+	char *s, *w;
+
+	if ((*buf = strdup(lit)) == NULL)
+		return (size_t)-1;
+	/* Decoded text is shorter than its quoted form: w never passes s. */
+	s = w = *buf;
+	if (*s++ != '{')
+		return (size_t)-1;
+	if (*s == '}' && s[1] == '\0')
+		return 0;
+	for (;;) {
+		if (n == cap)
+			return (size_t)-1;
+		if (strncmp(s, "NULL", 4) == 0 && (s[4] == ',' || s[4] == '}')) {
+			out[n++] = NULL;
+			s += 4;
+		} else if (*s == '"') {
+			out[n++] = w;
+			for (s++; *s != '"'; s++) {
+				if (*s == '\\')
+					s++;
+				if (*s == '\0')
+					return (size_t)-1;
+				*w++ = *s;
+			}
+			*w++ = '\0';
+			s++;
+		} else
+			return (size_t)-1;
+		if (*s == '}' && s[1] == '\0')
+			return n;
+		if (*s++ != ',')
+			return (size_t)-1;
+	}
+}

@@ -34,4 +34,11 @@ struct fake_db {
 
 extern struct fake_db fake_db;
 
+/* Reads a PostgreSQL array literal as the server does, for the shapes our
+ * code sends: {} or {e,e,...}, each e NULL or "..." with backslash escapes.
+ * Decodes into *buf (a copy of lit the caller frees; NULL when out of
+ * memory); element k is out[k], NULL for NULL. Returns the count, or
+ * (size_t)-1 for a malformed literal or one of more than cap elements. */
+size_t fake_db_array(const char *lit, char **buf, char **out, size_t cap);
+
 #endif
