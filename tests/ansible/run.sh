@@ -21,6 +21,7 @@
 # Environment knobs (all optional):
 #   ESM_ANSIBLE_CACHE        cache directory      (/var/cache/esm-ansible-test)
 #   ESM_ANSIBLE_KEEP=1       leave the container running and the work dir in place
+#   ESM_ANSIBLE_LOGS=DIR     copy the run's logs (lint, apply1.log, apply2.log, ...) to DIR
 #   ESM_ANSIBLE_SKIP_APPLY=1 lint, syntax and rendering only (counts as a failure)
 #   ESM_TEST_KAFKA_BOOTSTRAP bootstrap list given to the app (127.0.0.1:9092)
 #   ESM_TEST_BROKER_CMD      a command that runs a Kafka-protocol broker inside
@@ -100,6 +101,9 @@ NSPAWN_PID=
 LEADER=
 mounted=0
 cleanup() {
+    if [ -n "${ESM_ANSIBLE_LOGS:-}" ]; then
+        mkdir -p "$ESM_ANSIBLE_LOGS" && cp -r "$LOGS/." "$ESM_ANSIBLE_LOGS/"
+    fi
     if [ "${ESM_ANSIBLE_KEEP:-0}" = 1 ]; then
         say "kept: container leader pid ${LEADER:-?}, root $MERGED (umount and rm -rf $WORK when done)"
         return
@@ -330,6 +334,10 @@ else
     find "$CACHE" -maxdepth 1 -name 'rootfs-*' -exec rm -rf {} +
     timed "debootstrap Debian 12 root filesystem with the packages" build_rootfs
 fi
+# From here on the tree is only read (the overlay's lower layer): other runs
+# may use it at the same time, but none may replace it (a build needs the
+# lock alone).
+flock -s 9
 
 # 3c. boot it: overlay on the cached tree, systemd-nspawn on a private network.
 
@@ -480,9 +488,13 @@ all:
         esm-aio:
 EOF
 
-# run_playbook LOG PLAYBOOK: runs it against the test inventory.
+# run_playbook LOG PLAYBOOK: runs it against the test inventory, with the
+# time of each task in the log (profile_tasks). The facts go to a cache in
+# the work dir, so the second run (the same container) does not gather them
+# again; ansible.cfg's smart gathering reads the cache.
 run_playbook() {
     (cd "$ANS" && ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
+        ANSIBLE_CACHE_PLUGIN=jsonfile ANSIBLE_CACHE_PLUGIN_CONNECTION="$WORK/facts" ANSIBLE_CACHE_PLUGIN_TIMEOUT=7200 \
         ansible-playbook -i "$WORK/inventory.yml" "$2") >"$LOGS/$1" 2>&1
 }
 recap() {
