@@ -78,3 +78,17 @@ flow_count(const char *db, const char *sql)
 {
 	return itest_sql_int(db, sql);
 }
+
+const cJSON *
+jget(const cJSON *o, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+const char *
+jstr(const cJSON *o, const char *name)
+{
+	const cJSON *v = jget(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}

@@ -11,6 +11,7 @@
 #define FLOW_PASSWORD "correct horse battery"
 #define USERS_BASE "/api/v1/eventstreammonitor/users"
 #define AUTH_BASE "/api/v1/eventstreammonitor/auth"
+#define TASKS "/api/v1/eventstreammonitor/tasks"
 
 struct flow_user {
 	char username[32];
@@ -30,5 +31,10 @@ int flow_login(struct flow_user *u);
 int flow_user(struct flow_user *u, const char *prefix, int admin);
 /* Count of rows in db matching the SQL count query. */
 int64_t flow_count(const char *db, const char *sql);
+
+/* Member name of object o (NULL when o is not an object or lacks it). */
+const cJSON *jget(const cJSON *o, const char *name);
+/* Its string value, "" when it is missing or not a string. */
+const char *jstr(const cJSON *o, const char *name);
 
 #endif

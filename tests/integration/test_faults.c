@@ -21,7 +21,6 @@
 #define LOAD_THREADS 4
 #define MAX_REGS 4096
 #define MAX_TASKS 4096
-#define TASKS_BASE "/api/v1/eventstreammonitor/tasks"
 
 struct reg {
 	char username[24];
@@ -149,7 +148,7 @@ load_thread(void *arg)
 			snprintf(t->probe, sizeof(t->probe), "%st%d", l->prefix, slot);
 			snprintf(body, sizeof(body), "{\"taskType\":\"report_generation\",\"priority\":\"high\","
 			    "\"parameters\":{\"probe\":\"%s\"}}", t->probe);
-			itest_json("POST", "gateway", TASKS_BASE, body, l->reader.access, &r);
+			itest_json("POST", "gateway", TASKS, body, l->reader.access, &r);
 			const cJSON *id = cJSON_GetObjectItemCaseSensitive(
 			    cJSON_GetObjectItemCaseSensitive(r.json, "task"), "taskId");
 			pthread_mutex_lock(&l->mu);
@@ -169,9 +168,9 @@ load_thread(void *arg)
 				}
 			pthread_mutex_unlock(&l->mu);
 			if (t == NULL) {
-				itest_json("GET", "gateway", TASKS_BASE "?limit=5", NULL, l->reader.access, &r);
+				itest_json("GET", "gateway", TASKS "?limit=5", NULL, l->reader.access, &r);
 			} else {
-				snprintf(path, sizeof(path), TASKS_BASE "/%lld/cancel", (long long)t->id);
+				snprintf(path, sizeof(path), TASKS "/%lld/cancel", (long long)t->id);
 				itest_json("PUT", "gateway", path, NULL, l->reader.access, &r);
 				pthread_mutex_lock(&l->mu);
 				t->cancel = r.status;

@@ -12,22 +12,7 @@
 
 #include "flows.h"
 
-#define TASKS "/api/v1/eventstreammonitor/tasks"
 #define JSON "application/json"
-
-static const cJSON *
-jget(const cJSON *o, const char *name)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, name);
-}
-
-static const char *
-jstr(const cJSON *o, const char *name)
-{
-	const cJSON *v = jget(o, name);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 static int64_t
 jnum(const cJSON *o, const char *name)
