@@ -95,17 +95,22 @@ query_paging(const char *limit, const char *offset, int64_t def, int64_t max,
 	return 0;
 }
 
+int
+query_pagination_write(buf_t *b, int64_t total, int64_t limit, int64_t offset)
+{
+	return buf_printf(b, "{\"total\":%lld,\"limit\":%lld,\"offset\":%lld,\"hasMore\":%s}",
+	    (long long)total, (long long)limit, (long long)offset,
+	    offset + limit < total ? "true" : "false");
+}
+
 cJSON *
 query_pagination_json(int64_t total, int64_t limit, int64_t offset)
 {
-	cJSON *p = cJSON_CreateObject();
+	buf_t b = { 0 };
+	cJSON *p = NULL;
 
-	if (p == NULL || cJSON_AddNumberToObject(p, "total", (double)total) == NULL ||
-	    cJSON_AddNumberToObject(p, "limit", (double)limit) == NULL ||
-	    cJSON_AddNumberToObject(p, "offset", (double)offset) == NULL ||
-	    cJSON_AddBoolToObject(p, "hasMore", offset + limit < total) == NULL) {
-		cJSON_Delete(p);
-		return NULL;
-	}
+	if (query_pagination_write(&b, total, limit, offset) == 0)
+		p = cJSON_ParseWithLength(b.p, b.len);
+	buf_free(&b);
 	return p;
 }

@@ -31,7 +31,9 @@ int query_parse(const char *q, const char *const *names, size_t n,
 int query_paging(const char *limit, const char *offset, int64_t def, int64_t max,
     int64_t offmax, int64_t *lim, int64_t *off, const char **bad) ESM_WUR;
 
-/* {"total","limit","offset","hasMore"}; NULL on ENOMEM. */
+/* {"total","limit","offset","hasMore"} appended to b; 0 / -1 (ENOMEM).
+ * query_pagination_json is the same object as a tree; NULL on ENOMEM. */
+int query_pagination_write(buf_t *b, int64_t total, int64_t limit, int64_t offset) ESM_WUR;
 cJSON *query_pagination_json(int64_t total, int64_t limit, int64_t offset);
 
 #endif

@@ -4,89 +4,130 @@
  * A caller sees only its own tasks unless it has the admin role; another
  * user's task is 404, so ids reveal nothing.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "svc.h"
 #include "tasks.h"
 
-/* Adds column col as a string, or null. 1 / 0 (ENOMEM). */
+/* "name": then the JSON string of s, or null when s is NULL. */
 static int
-add_text(cJSON *o, const char *name, const db_res *res, int row, int col)
+put_text(buf_t *b, const char *name, const char *s)
 {
-	if (db_isnull(res, row, col))
-		return cJSON_AddNullToObject(o, name) != NULL;
-	return cJSON_AddStringToObject(o, name, db_get(res, row, col)) != NULL;
+	if (buf_puts(b, name) == -1)
+		return -1;
+	if (s == NULL)
+		return buf_puts(b, "null");
+	if (buf_puts(b, "\"") == -1 || buf_json_escape(b, s, strlen(s)) == -1)
+		return -1;
+	return buf_puts(b, "\"");
 }
 
-/* Adds a jsonb column (text written by PostgreSQL) as JSON, or null. */
+/* "name": then the integer s, after checking it is one in [min, max]. */
 static int
-add_jsonb(cJSON *o, const char *name, const db_res *res, int row, int col)
+put_i64(buf_t *b, const char *name, const char *s, int64_t min, int64_t max)
 {
-	cJSON *v;
-
-	if (db_isnull(res, row, col))
-		return cJSON_AddNullToObject(o, name) != NULL;
-	if ((v = cJSON_Parse(db_get(res, row, col))) == NULL)
-		return 0;
-	if (!cJSON_AddItemToObject(o, name, v)) {
-		cJSON_Delete(v);
-		return 0;
-	}
-	return 1;
-}
-
-static int
-add_i64(cJSON *o, const char *name, const char *s, int64_t min, int64_t max)
-{
+	char n[24];
 	int64_t v;
 
-	return util_parse_i64(s, min, max, &v) == 0 &&
-	    cJSON_AddNumberToObject(o, name, (double)v) != NULL;
+	if (s == NULL || util_parse_i64(s, min, max, &v) == -1)
+		return -1;
+	snprintf(n, sizeof(n), "%lld", (long long)v);
+	return buf_puts(b, name) == -1 ? -1 : buf_puts(b, n);
+}
+
+/* "name": then a jsonb column as PostgreSQL wrote it (always a JSON
+ * value: jsonb stores only parsed JSON), or null. */
+static int
+put_jsonb(buf_t *b, const char *name, const char *s)
+{
+	if (buf_puts(b, name) == -1)
+		return -1;
+	return buf_puts(b, s == NULL ? "null" : s);
+}
+
+/* "name": then a double precision column, or null for NULL and for the
+ * NaN and infinities that PostgreSQL can store and JSON cannot say. */
+static int
+put_double(buf_t *b, const char *name, const char *s)
+{
+	char *end;
+	double v;
+
+	if (buf_puts(b, name) == -1)
+		return -1;
+	if (s == NULL)
+		return buf_puts(b, "null");
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || !isfinite(v))
+		return buf_puts(b, "null");
+	return buf_puts(b, s);
+}
+
+int
+tasks_task_write(buf_t *b, const char *const col[TASKS_NCOLS], int full)
+{
+	if (buf_puts(b, "{") == -1 ||
+	    put_i64(b, "\"taskId\":", col[0], 1, INT64_MAX) == -1 || col[1] == NULL ||
+	    put_text(b, ",\"taskReference\":", col[1]) == -1 || col[2] == NULL ||
+	    put_text(b, ",\"taskType\":", col[2]) == -1 ||
+	    put_i64(b, ",\"userId\":", col[3], 1, INT64_MAX) == -1 || col[4] == NULL ||
+	    put_text(b, ",\"status\":", col[4]) == -1 || col[5] == NULL ||
+	    put_text(b, ",\"priority\":", col[5]) == -1 ||
+	    put_i64(b, ",\"progress\":", col[6], 0, 100) == -1 || col[7] == NULL ||
+	    put_jsonb(b, ",\"parameters\":", col[7]) == -1)
+		return -1;
+	if (full && (put_jsonb(b, ",\"result\":", col[8]) == -1 ||
+	    put_text(b, ",\"errorMessage\":", col[9]) == -1 ||
+	    put_double(b, ",\"processingTime\":", col[10]) == -1))
+		return -1;
+	if (put_text(b, ",\"createdAt\":", col[11]) == -1)
+		return -1;
+	if (full && (put_text(b, ",\"startedAt\":", col[12]) == -1 ||
+	    put_text(b, ",\"completedAt\":", col[13]) == -1 ||
+	    put_text(b, ",\"updatedAt\":", col[14]) == -1))
+		return -1;
+	return buf_puts(b, "}");
+}
+
+/* The TASKS_NCOLS columns of a row from column first on, NULL for SQL
+ * NULL; borrowed from res. */
+static void
+row_cols(const db_res *res, int row, int first, const char *col[TASKS_NCOLS])
+{
+	int i;
+
+	for (i = 0; i < TASKS_NCOLS; i++)
+		col[i] = db_isnull(res, row, first + i) ? NULL : db_get(res, row, first + i);
 }
 
 cJSON *
 tasks_row_json(const db_res *res, int row, int full)
 {
-	cJSON *t = cJSON_CreateObject();
-	int ok;
+	const char *col[TASKS_NCOLS];
+	buf_t b = { 0 };
+	cJSON *t = NULL;
 
-	ok = t != NULL &&
-	    add_i64(t, "taskId", db_get(res, row, 0), 1, INT64_MAX) &&
-	    cJSON_AddStringToObject(t, "taskReference", db_get(res, row, 1)) != NULL &&
-	    cJSON_AddStringToObject(t, "taskType", db_get(res, row, 2)) != NULL &&
-	    add_i64(t, "userId", db_get(res, row, 3), 1, INT64_MAX) &&
-	    cJSON_AddStringToObject(t, "status", db_get(res, row, 4)) != NULL &&
-	    cJSON_AddStringToObject(t, "priority", db_get(res, row, 5)) != NULL &&
-	    add_i64(t, "progress", db_get(res, row, 6), 0, 100) &&
-	    add_jsonb(t, "parameters", res, row, 7);
-	if (ok && full) {
-		ok = add_jsonb(t, "result", res, row, 8) &&
-		    add_text(t, "errorMessage", res, row, 9);
-		if (ok && db_isnull(res, row, 10))
-			ok = cJSON_AddNullToObject(t, "processingTime") != NULL;
-		else if (ok)
-			ok = cJSON_AddRawToObject(t, "processingTime", db_get(res, row, 10)) != NULL;
-	}
-	ok = ok && add_text(t, "createdAt", res, row, 11);
-	if (ok && full)
-		ok = add_text(t, "startedAt", res, row, 12) &&
-		    add_text(t, "completedAt", res, row, 13) &&
-		    add_text(t, "updatedAt", res, row, 14);
-	if (!ok) {
-		cJSON_Delete(t);
-		return NULL;
-	}
+	/* One writer for the task object: create embeds the same object
+	 * that GET and the list send. */
+	row_cols(res, row, 0, col);
+	if (tasks_task_write(&b, col, full) == 0)
+		t = cJSON_ParseWithLength(b.p, b.len);
+	buf_free(&b);
 	return t;
 }
 
+/* The reply is written straight from the row, as is the list's. */
 int
 tasks_h_get(struct http_req *r)
 {
 	char sub[24];
 	const char *p[3] = { r->pv[0], sub, token_has_role(&r->auth, "admin") ? "true" : "false" };
-	cJSON *root = NULL, *task = NULL;
+	const char *col[TASKS_NCOLS];
 	db_res *res = NULL;
+	buf_t b = { 0 };
 	int rc;
 
 	snprintf(sub, sizeof(sub), "%lld", (long long)r->auth.sub);
@@ -96,16 +137,14 @@ tasks_h_get(struct http_req *r)
 		db_res_free(res);
 		return http_error(r, 404, "no such task", NULL);
 	}
-	task = tasks_row_json(res, 0, 1);
+	row_cols(res, 0, 0, col);
+	if (buf_puts(&b, "{\"task\":") == -1 || tasks_task_write(&b, col, 1) == -1 ||
+	    buf_puts(&b, "}") == -1)
+		rc = http_error(r, 500, NULL, NULL);
+	else
+		rc = http_reply(r, 200, "application/json", b.p, b.len);
+	buf_free(&b);
 	db_res_free(res);
-	if (task == NULL || (root = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToObject(root, "task", task)) {
-		cJSON_Delete(task);
-		cJSON_Delete(root);
-		return http_error(r, 500, NULL, NULL);
-	}
-	rc = http_reply_json(r, 200, root);
-	cJSON_Delete(root);
 	return rc;
 }
 
@@ -158,45 +197,46 @@ list_args(struct http_req *r, char v[Q_N_][TASKS_QVAL_MAX + 1], const char *p[Q_
 	return 0;
 }
 
+/* One statement answers a page: the total (from the counters) in column
+ * 0 of every row, the task's columns after it; an empty page is one row
+ * with the total and NULL task columns. */
 int
 tasks_h_list(struct http_req *r)
 {
 	char v[Q_N_][TASKS_QVAL_MAX + 1];
-	const char *p[Q_N_];
-	cJSON *root = NULL, *arr, *t, *pg;
-	db_res *res = NULL, *cnt = NULL;
+	const char *p[Q_N_], *col[TASKS_NCOLS];
+	db_res *res = NULL;
+	buf_t b = { 0 };
 	int64_t total, lim, off;
-	int rc, i;
+	int rc, i, n = 0;
 
 	if ((rc = list_args(r, v, p)) != 0)
 		return rc;
-	if ((rc = db_exec(svc_db(), p[2] ? TS_LIST : TS_LIST_ALL, p, 5, &res)) != DB_OK ||
-	    (rc = db_exec(svc_db(), p[2] ? TS_COUNT : TS_COUNT_ALL, p, 3, &cnt)) != DB_OK) {
-		db_res_free(res);
+	if ((rc = db_exec(svc_db(), p[2] ? TS_LIST : TS_LIST_ALL, p, 5, &res)) != DB_OK)
 		return svc_db_error(r, rc);
-	}
-	if (util_parse_i64(db_get(cnt, 0, 0), 0, INT64_MAX, &total) == -1 ||
+	if (db_nrows(res) < 1 ||
+	    util_parse_i64(db_get(res, 0, 0), 0, INT64_MAX, &total) == -1 ||
 	    util_parse_i64(p[3], 1, TASKS_PAGE_MAX, &lim) == -1 ||
 	    util_parse_i64(p[4], 0, TASKS_OFFSET_MAX, &off) == -1 ||
-	    (root = cJSON_CreateObject()) == NULL ||
-	    (arr = cJSON_AddArrayToObject(root, "tasks")) == NULL)
+	    buf_puts(&b, "{\"tasks\":[") == -1)
 		goto fail;
 	for (i = 0; i < db_nrows(res); i++) {
-		if ((t = tasks_row_json(res, i, 1)) == NULL)
+		if (db_isnull(res, i, 1))
+			continue;	/* the empty page's row */
+		row_cols(res, i, 1, col);
+		if ((n++ > 0 && buf_puts(&b, ",") == -1) || tasks_task_write(&b, col, 1) == -1)
 			goto fail;
-		cJSON_AddItemToArray(arr, t);
 	}
-	if ((pg = query_pagination_json(total, lim, off)) == NULL)
+	if (buf_puts(&b, "],\"pagination\":") == -1 ||
+	    query_pagination_write(&b, total, lim, off) == -1 ||
+	    buf_puts(&b, "}") == -1)
 		goto fail;
-	cJSON_AddItemToObject(root, "pagination", pg);
+	rc = http_reply(r, 200, "application/json", b.p, b.len);
+	buf_free(&b);
 	db_res_free(res);
-	db_res_free(cnt);
-	rc = http_reply_json(r, 200, root);
-	cJSON_Delete(root);
 	return rc;
 fail:
+	buf_free(&b);
 	db_res_free(res);
-	db_res_free(cnt);
-	cJSON_Delete(root);
 	return http_error(r, 500, NULL, NULL);
 }

@@ -7,7 +7,7 @@
 #include "tasks.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-/* Columns of tasks_row_json, in order. */
+/* Columns of tasks_task_write, in order (TASKS_NCOLS). */
 #define TASKS_COLS "id, reference, task_type, user_id, status, priority, progress, " \
 	"parameters::text, result::text, error_message, processing_time, " \
 	TS("created_at") ", " TS("started_at") ", " TS("completed_at") ", " TS("updated_at")
@@ -20,6 +20,11 @@
 #define USER_FILTERS "user_id = $3::bigint AND " FILTERS
 #define ALL_FILTERS "$3::bigint IS NULL AND " FILTERS
 #define NEWEST " ORDER BY created_at DESC, id DESC LIMIT $4::bigint OFFSET $5::bigint"
+/* A page past the total (none match, or the offset is beyond them) does
+ * not look at a task: "c.total > $5" is decided once, before the scan. */
+#define LIST(filters) "SELECT c.total, p.* FROM (SELECT coalesce(sum(n), 0)::bigint AS total " \
+	"FROM task_counts WHERE " filters ") c LEFT JOIN LATERAL (SELECT " TASKS_COLS \
+	" FROM tasks WHERE c.total > $5::bigint AND " filters NEWEST ") p ON true"
 
 const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	[TS_OUTBOX] = { "outbox", EVENT_OUTBOX_SQL, 0 },
@@ -37,14 +42,12 @@ const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	    "'{\"taskId\":' || t.id || ',' || substr($7, 2), NULLIF($8, '') FROM t) "
 	    "SELECT " TASKS_COLS " FROM t", 0 },
 	[TS_GET] = { "get", "SELECT " TASKS_COLS " FROM tasks WHERE id = $1::bigint AND " VISIBLE, 1 },
-	[TS_LIST] = { "list", "SELECT " TASKS_COLS " FROM tasks WHERE " USER_FILTERS NEWEST, 1 },
-	/* Totals from the counters that triggers keep (sql/tasks/0002): a few
-	 * rows per user instead of every matching task. */
-	[TS_COUNT] = { "count", "SELECT coalesce(sum(n), 0)::bigint FROM task_counts WHERE "
-	    USER_FILTERS, 1 },
-	[TS_LIST_ALL] = { "list_all", "SELECT " TASKS_COLS " FROM tasks WHERE " ALL_FILTERS NEWEST, 1 },
-	[TS_COUNT_ALL] = { "count_all", "SELECT coalesce(sum(n), 0)::bigint FROM task_counts WHERE "
-	    ALL_FILTERS, 1 },
+	/* A page and its total in one round trip: the total comes from the
+	 * counters that triggers keep (sql/tasks/0002), a few rows per user
+	 * instead of every matching task, and is joined to each row of the
+	 * page, or to one row of NULLs when the page is empty. */
+	[TS_LIST] = { "list", LIST(USER_FILTERS), 1 },
+	[TS_LIST_ALL] = { "list_all", LIST(ALL_FILTERS), 1 },
 	/* One conditional update: the row lock in the subquery makes a second
 	 * concurrent cancel wait, then see 'cancelled' and change nothing. */
 	[TS_CANCEL] = { "cancel",

@@ -27,10 +27,8 @@ enum tasks_stmt {
 	TS_OUTBOX_COUNT,
 	TS_CREATE,		/* task + outbox row */
 	TS_GET,
-	TS_LIST,		/* one user's tasks ($3 required) */
-	TS_COUNT,
+	TS_LIST,		/* one user's tasks ($3 required), total first */
 	TS_LIST_ALL,		/* everyone's (admins without a userId filter) */
-	TS_COUNT_ALL,
 	TS_CANCEL,
 	TS_STATUS,
 	TS_COUNT_
@@ -45,9 +43,14 @@ int tasks_h_list(struct http_req *r);
 int tasks_h_get(struct http_req *r);
 int tasks_h_cancel(struct http_req *r);
 
-/* The task object from a row of TASKS_COLS (routes.c); full adds the
- * fields of GET (result, errorMessage, timings). NULL on ENOMEM or a row
- * that does not parse. */
+#define TASKS_NCOLS 15	/* TASKS_COLS of routes.c */
+
+/* Appends the task object written from the TASKS_COLS columns of a row
+ * (NULL for SQL NULL); full adds the fields of GET (result, errorMessage,
+ * timings). 0, or -1 on ENOMEM or a column that is not what the schema
+ * allows. */
+int tasks_task_write(buf_t *b, const char *const col[TASKS_NCOLS], int full) ESM_WUR;
+/* The same object as a cJSON tree, from row of res. NULL on failure. */
 cJSON *tasks_row_json(const db_res *res, int row, int full);
 
 /* ---- pure decisions (logic.c) ---- */

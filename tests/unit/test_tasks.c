@@ -148,6 +148,103 @@ test_pagination_json(void)
 	cJSON_Delete(p);
 }
 
+/* Writes a task from col and parses it back; NULL when the writer refused. */
+static cJSON *
+task_from(const char *const col[TASKS_NCOLS], int full)
+{
+	buf_t b = { 0 };
+	cJSON *t = NULL;
+
+	if (tasks_task_write(&b, col, full) == 0) {
+		t = cJSON_ParseWithLength(b.p, b.len);
+		CU_ASSERT_PTR_NOT_NULL(t);	/* whatever it writes is JSON */
+	}
+	buf_free(&b);
+	return t;
+}
+
+static void
+test_task_write(void)
+{
+	const char *col[TASKS_NCOLS] = { "42", "TASK20261125ABCDEF01", "data_export", "7",
+	    "completed", "high", "100", "{\"a\": [1, \"x\\u0000\"]}", "{\"rows\": 3}",
+	    "line\n\"quoted\" \\ </script>", "1.5", "2026-11-25T10:00:00.000000Z",
+	    "2026-11-25T10:00:01.000000Z", NULL, "2026-11-25T10:00:02.000000Z" };
+	const char *keys[] = { "taskId", "taskReference", "taskType", "userId", "status",
+	    "priority", "progress", "parameters", "result", "errorMessage", "processingTime",
+	    "createdAt", "startedAt", "completedAt", "updatedAt" };
+	cJSON *t, *it;
+	size_t i;
+
+	t = task_from(col, 1);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(t), 15);
+	for (i = 0, it = t ? t->child : NULL; i < 15 && it != NULL; i++, it = it->next)
+		CU_ASSERT_STRING_EQUAL(it->string, keys[i]);	/* the contract's order */
+	CU_ASSERT_EQUAL(cJSON_GetObjectItem(t, "taskId")->valuedouble, 42);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItem(t, "userId")->valuedouble, 7);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItem(t, "progress")->valuedouble, 100);
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(t, "errorMessage")->valuestring,
+	    "line\n\"quoted\" \\ </script>");
+	CU_ASSERT(cJSON_IsObject(cJSON_GetObjectItem(t, "parameters")));
+	CU_ASSERT_EQUAL(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "result"), "rows")->valuedouble, 3);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItem(t, "processingTime")->valuedouble, 1.5);
+	CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(t, "completedAt")));
+	cJSON_Delete(t);
+
+	/* The create reply: no result, timings or updatedAt. */
+	t = task_from(col, 0);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(t), 9);
+	CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(t, "result"));
+	CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItem(t, "createdAt"));
+	cJSON_Delete(t);
+
+	/* NULLs where the schema allows them; NaN and infinities (which a
+	 * double precision column can hold) are null, not invalid JSON. */
+	col[8] = col[9] = NULL;
+	for (i = 0; i < 4; i++) {
+		static const char *const odd[] = { "NaN", "Infinity", "-Infinity", NULL };
+
+		col[10] = odd[i];
+		t = task_from(col, 1);
+		CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(t, "processingTime")));
+		CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(t, "result")));
+		CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(t, "errorMessage")));
+		cJSON_Delete(t);
+	}
+
+	/* Columns the schema never leaves NULL or out of range: refused. */
+	{
+		const char *bad[TASKS_NCOLS];
+		static const struct { int i; const char *v; } cases[] = {
+			{ 0, NULL }, { 0, "0" }, { 0, "x" }, { 1, NULL }, { 3, "-1" },
+			{ 6, "101" }, { 6, NULL }, { 7, NULL }, { 4, NULL },
+		};
+		buf_t b = { 0 };
+
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			memcpy(bad, col, sizeof(bad));
+			bad[cases[i].i] = cases[i].v;
+			CU_ASSERT_EQUAL(tasks_task_write(&b, bad, 1), -1);
+			buf_reset(&b);
+		}
+		buf_free(&b);
+	}
+}
+
+static void
+test_pagination_write(void)
+{
+	buf_t b = { 0 };
+
+	/* Integers beyond a double's 53 bits stay exact. */
+	CU_ASSERT_EQUAL(query_pagination_write(&b, 9007199254740993LL, 100, 0), 0);
+	CU_ASSERT_EQUAL(b.len, strlen("{\"total\":9007199254740993,\"limit\":100,\"offset\":0,"
+	    "\"hasMore\":true}"));
+	CU_ASSERT_NSTRING_EQUAL(b.p, "{\"total\":9007199254740993,\"limit\":100,\"offset\":0,"
+	    "\"hasMore\":true}", b.len);
+	buf_free(&b);
+}
+
 static CU_TestInfo tests[] = {
 	{ "vocabulary", test_vocabulary },
 	{ "state machine", test_state_machine },
@@ -155,6 +252,8 @@ static CU_TestInfo tests[] = {
 	{ "query string", test_query_parse },
 	{ "paging arguments", test_paging },
 	{ "pagination object", test_pagination_json },
+	{ "pagination written directly", test_pagination_write },
+	{ "task object written from a row", test_task_write },
 	CU_TEST_INFO_NULL,
 };
 UNIT_SUITE(tasks, tests)
