@@ -3,6 +3,7 @@
  * sending the bytes of a reply that reply.c assembled in one buffer (one
  * FCGX_PutStr, so a reply is never half-sent on a formatting failure).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcgiapp.h>
@@ -113,9 +114,36 @@ http_accept(struct http_req *r)
 	return 0;
 }
 
+/*
+ * libfcgi ends a connection the TCP way: it shuts down its side and waits
+ * (up to 2 s) for the web server to close the other, so that unread input
+ * cannot turn into a reset that discards the reply. Each request then
+ * costs a wait for lighttpd's close before the next accept. On the local
+ * socket a close discards nothing the peer has not read, so when every
+ * byte of the request has been read (no body, or the whole body, and
+ * then the end of FCGI_STDIN, which arrives with the parameters or the
+ * last body bytes) the connection is detached and closed at once. With a
+ * body left unread (a 413, a short body) the lingering close stays.
+ */
+static void
+close_early(struct http_req *r)
+{
+	FCGX_Request *fx = r->fx;
+	const char *cl = http_param(r, "CONTENT_LENGTH");
+	int64_t len = 0;
+
+	if (cl != NULL && *cl != '\0' && util_parse_i64(cl, 0, INT64_MAX, &len) == -1)
+		return;
+	if ((uint64_t)len != r->body_len || FCGX_GetChar(fx->in) != EOF ||
+	    !FCGX_HasSeenEOF(fx->in))
+		return;
+	(void)FCGX_Detach(fx);
+}
+
 void
 http_finish(struct http_req *r)
 {
+	close_early(r);
 	FCGX_Finish_r(r->fx);
 	free(r->uri);
 	free(r->path);
