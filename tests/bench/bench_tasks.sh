@@ -5,6 +5,9 @@
 #   - GET /tasks/{id}, GET /tasks?limit=20, POST /tasks against the bare
 #     FastCGI responder on the tasks socket, same process count, same
 #     lighttpd; targets 0.5, 0.4, 0.35 (alternating rounds, median shown).
+#   - POST /tasks also against pgbench running the same create statement
+#     with as many clients as the pool has processes: the commit rate the
+#     database allows on this machine; target 0.5.
 #   - Notifier throughput: 100,000 queued events turned into rows, in events
 #     per second, next to pgbench running the notifier's transaction (BEGIN,
 #     the same INSERT ... ON CONFLICT, COMMIT) with one client for the same
@@ -94,6 +97,28 @@ read -r C_ERR G_ERR L_ERR P_ERR < <(awk '{ c += $4; g += $8; l += $12; p += $16 
 echo "bench tasks: $NPROCS processes, $ROUNDS rounds of ${RSECS}s; GET ratios per round:" \
 	"$(awk '{ printf "%.2f ", $5 / $1 }' "$VAR/task-rounds")"
 
+# ---- the database's own ceiling for a create -----------------------------------
+# A create is one statement and one commit; on a small machine the commit
+# rate bounds it long before the HTTP path does. pgbench runs the create
+# statement of fcgi/tasks/routes.c (TS_CREATE, the same CTE and returned
+# columns, prepared, with as many clients as the pool has processes) for a
+# round's length. Only the time format's colons differ: pgbench reads
+# ":MI" as a variable.
+PGC=$(mktemp --suffix=.sql)
+BUID=$(PSQL tasks "SELECT user_id FROM tasks WHERE id = $TID")
+TSF() { echo "to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24\"h\"MI\"m\"SS.US\"Z\"')"; }
+cat >"$PGC" <<SQL
+\\set d random(20000101, 20991231)
+\\set h random(0, 4294967295)
+WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters) VALUES ('TASK' || :d::text || lpad(upper(to_hex(:h::bigint)), 8, '0'), 'data_export', $BUID::bigint, 'high', '{"rows":100}'::jsonb) RETURNING *), o AS (INSERT INTO outbox (event_id, topic, msg_key, payload, request_id) SELECT gen_random_uuid(), 'task-events', '$BUID', '{"taskId":' || t.id || ',' || substr('{"eventType":"bench_pgbench"}', 2), NULL FROM t) SELECT id, reference, task_type, user_id, status, priority, progress, parameters::text, result::text, error_message, processing_time, $(TSF created_at), $(TSF started_at), $(TSF completed_at), $(TSF updated_at) FROM t;
+SQL
+PC_TPS=$(PGOPTIONS='-c client_min_messages=warning' "$PGBIN" -n -M prepared -c "$NPROCS" -j 2 \
+	-T "$RSECS" -f "$PGC" "$ESM_PG_SUPER_DSN dbname=tasks" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+rm -f "$PGC"
+# Its rows are the bench user's; the relay publishes their events, which
+# the notifier turns into generic notifications.
+PC_TPS=${PC_TPS:-0}
+
 # ---- notifier throughput against pgbench -------------------------------------
 # pgbench: the notifier's transaction, one client, as long as the run.
 PGB=$(mktemp --suffix=.sql)
@@ -166,6 +191,8 @@ row "bare responder (ceiling)" "$C_RPS" "$C_P50" "$C_P99" "$C_ERR" "$C_RPS" 1
 row "GET /tasks/{id}" "$G_RPS" "$G_P50" "$G_P99" "$G_ERR" "$C_RPS" 0.5
 row "GET /tasks?limit=20" "$L_RPS" "$L_P50" "$L_P99" "$L_ERR" "$C_RPS" 0.4
 row "POST /tasks" "$P_RPS" "$P_P50" "$P_P99" "$P_ERR" "$C_RPS" 0.35
+row "pgbench create (ceiling)" "$PC_TPS" - - 0 "$PC_TPS" 1
+row "POST /tasks vs pgbench" "$P_RPS" - - "$P_ERR" "$PC_TPS" 0.5
 row "pgbench insert tx (ceiling)" "$PG_TPS" - - 0 "$PG_TPS" 1
 row "notifier events -> rows" "$N_RATE" - - "$N_ERR" "$PG_TPS" 0.5
 echo
