@@ -378,12 +378,14 @@ KAFKA_CHANGED=0
 
 NCPU=$(nproc 2>/dev/null || echo 2)
 [ "$NCPU" -ge 2 ] || NCPU=2
-# One process per core, but four for tasks: its writes wait on the WAL
+# One process per core, but two for tasks: its writes wait on the WAL
 # flush, and processes waiting together share one flush (group commit).
+# Four per core made its reads slower (more processes and database
+# backends than the cores can run) without committing more.
 procs() {
 	local v d=$NCPU
 	v=ESM_PROCS_$(upper "$1")
-	[ "$1" = tasks ] && d=$((4 * NCPU))
+	[ "$1" = tasks ] && d=$((2 * NCPU))
 	echo "${!v:-$d}"
 }
 PROCS_TOTAL=0
