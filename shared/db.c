@@ -56,24 +56,23 @@ static int
 db_connect(db *d)
 {
 	const char *keys[] = { "dbname", "connect_timeout", "application_name", "options", NULL };
-	char opts[128];
+	char opts[192];
 	const char *vals[5];
 	size_t i;
 
 	db_drop(d);
 	d->last_attempt = util_mono_us();
-	opts[0] = '\0';
+	/* DateStyle ISO whatever the server's default: db_ts_rfc3339 reads it. */
+	snprintf(opts, sizeof(opts), "-c DateStyle=ISO");
 	if (d->timeout_ms > 0)
-		snprintf(opts, sizeof(opts), "-c statement_timeout=%d -c lock_timeout=%d "
+		snprintf(opts, sizeof(opts), "-c DateStyle=ISO -c statement_timeout=%d -c lock_timeout=%d "
 		    "-c idle_in_transaction_session_timeout=%d",
 		    d->timeout_ms, d->timeout_ms, d->timeout_ms * 4);
 	vals[0] = d->dsn;
 	vals[1] = "3";
 	vals[2] = "esm";
-	vals[3] = opts[0] ? opts : NULL;
+	vals[3] = opts;
 	vals[4] = NULL;
-	if (vals[3] == NULL)
-		keys[3] = NULL;
 	d->conn = PQconnectdbParams(keys, vals, 1);
 	if (d->conn == NULL || PQstatus(d->conn) != CONNECTION_OK) {
 		db_log_error("connect", d->conn ? PQerrorMessage(d->conn) : "out of memory");
@@ -336,4 +335,34 @@ uint64_t
 db_error_count(const db *d)
 {
 	return d ? d->errors : 0;
+}
+
+int
+db_ts_rfc3339(const char *pg, char out[DB_TS_LEN])
+{
+	/* "YYYY-MM-DD HH:MM:SS": digits everywhere but these places */
+	static const char shape[] = "dddd-dd-dd dd:dd:dd";
+	size_t i, f;
+
+	for (i = 0; i < sizeof(shape) - 1; i++) {
+		if (shape[i] == 'd' ? pg[i] < '0' || pg[i] > '9' : pg[i] != shape[i])
+			return -1;
+	}
+	memcpy(out, pg, 19);
+	out[10] = 'T';
+	out[19] = '.';
+	f = 0;
+	if (pg[19] == '.') {
+		for (f = 0; f < 6 && pg[20 + f] >= '0' && pg[20 + f] <= '9'; f++)
+			out[20 + f] = pg[20 + f];
+		if (f == 0 || pg[20 + f] != '\0')
+			return -1;
+	} else if (pg[19] != '\0') {
+		return -1;
+	}
+	for (; f < 6; f++)
+		out[20 + f] = '0';
+	out[26] = 'Z';
+	out[27] = '\0';
+	return 0;
 }

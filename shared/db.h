@@ -68,6 +68,16 @@ int db_isnull(const db_res *r, int row, int col);
 long db_affected(const db_res *r);
 void db_res_free(db_res *r);
 
+/* A "timestamp without time zone" as PostgreSQL writes it in DateStyle ISO
+ * (which every connection of db.c uses), "YYYY-MM-DD HH:MM:SS" with up to
+ * six fraction digits and no trailing zeros, rewritten as RFC 3339 UTC with
+ * microseconds: "YYYY-MM-DDTHH:MM:SS.ffffffZ" (ts AT TIME ZONE 'UTC' in the
+ * query; far cheaper for the server than to_char). out holds at least 28
+ * bytes. 0, or -1 when pg is not that shape (a BC or five-digit year, or
+ * infinity). Pure. */
+#define DB_TS_LEN 28
+int db_ts_rfc3339(const char *pg, char out[DB_TS_LEN]) ESM_WUR;
+
 /* Error counters since start, for /metrics. */
 uint64_t db_error_count(const db *d);
 

@@ -25,17 +25,40 @@ put_text(buf_t *b, const char *name, const char *s)
 	return buf_puts(b, "\"");
 }
 
-/* "name": then the integer s, after checking it is one in [min, max]. */
+/* "name": then the integer s, after checking it is one in [min, max].
+ * PostgreSQL writes integers in canonical decimal (no sign for positives,
+ * no leading zeros), which is JSON as it stands. */
 static int
 put_i64(buf_t *b, const char *name, const char *s, int64_t min, int64_t max)
 {
-	char n[24];
 	int64_t v;
 
-	if (s == NULL || util_parse_i64(s, min, max, &v) == -1)
+	if (s == NULL || util_parse_i64(s, min, max, &v) == -1 || s[0] == '+' ||
+	    (s[0] == '0' && s[1] != '\0'))
 		return -1;
-	snprintf(n, sizeof(n), "%lld", (long long)v);
-	return buf_puts(b, name) == -1 ? -1 : buf_puts(b, n);
+	return buf_puts(b, name) == -1 ? -1 : buf_puts(b, s);
+}
+
+/* The reply body of GET and the list, kept between requests (a process
+ * serves one at a time), so a page costs no allocation once it has grown;
+ * let go of when a large page made it big. */
+#define TASKS_REPLY_KEEP (256 * 1024)
+static buf_t reply_buf;
+
+static buf_t *
+reply_begin(void)
+{
+	buf_reset(&reply_buf);
+	return &reply_buf;
+}
+
+static void
+reply_end(void)
+{
+	if (reply_buf.cap > TASKS_REPLY_KEEP)
+		buf_free(&reply_buf);
+	else
+		buf_reset(&reply_buf);
 }
 
 /* "name": then a jsonb column as PostgreSQL wrote it (always a JSON
@@ -66,6 +89,19 @@ put_double(buf_t *b, const char *name, const char *s)
 	return buf_puts(b, s);
 }
 
+/* "name": then a timestamp column as RFC 3339, or null. */
+static int
+put_ts(buf_t *b, const char *name, const char *s)
+{
+	char ts[DB_TS_LEN];
+
+	if (s == NULL)
+		return put_text(b, name, NULL);
+	if (db_ts_rfc3339(s, ts) == -1)
+		return -1;
+	return put_text(b, name, ts);
+}
+
 int
 tasks_task_write(buf_t *b, const char *const col[TASKS_NCOLS], int full)
 {
@@ -83,11 +119,11 @@ tasks_task_write(buf_t *b, const char *const col[TASKS_NCOLS], int full)
 	    put_text(b, ",\"errorMessage\":", col[9]) == -1 ||
 	    put_double(b, ",\"processingTime\":", col[10]) == -1))
 		return -1;
-	if (put_text(b, ",\"createdAt\":", col[11]) == -1)
+	if (col[11] == NULL || put_ts(b, ",\"createdAt\":", col[11]) == -1)
 		return -1;
-	if (full && (put_text(b, ",\"startedAt\":", col[12]) == -1 ||
-	    put_text(b, ",\"completedAt\":", col[13]) == -1 ||
-	    put_text(b, ",\"updatedAt\":", col[14]) == -1))
+	if (full && (put_ts(b, ",\"startedAt\":", col[12]) == -1 ||
+	    put_ts(b, ",\"completedAt\":", col[13]) == -1 ||
+	    put_ts(b, ",\"updatedAt\":", col[14]) == -1))
 		return -1;
 	return buf_puts(b, "}");
 }
@@ -127,7 +163,7 @@ tasks_h_get(struct http_req *r)
 	const char *p[3] = { r->pv[0], sub, token_has_role(&r->auth, "admin") ? "true" : "false" };
 	const char *col[TASKS_NCOLS];
 	db_res *res = NULL;
-	buf_t b = { 0 };
+	buf_t *b;
 	int rc;
 
 	snprintf(sub, sizeof(sub), "%lld", (long long)r->auth.sub);
@@ -138,12 +174,13 @@ tasks_h_get(struct http_req *r)
 		return http_error(r, 404, "no such task", NULL);
 	}
 	row_cols(res, 0, 0, col);
-	if (buf_puts(&b, "{\"task\":") == -1 || tasks_task_write(&b, col, 1) == -1 ||
-	    buf_puts(&b, "}") == -1)
+	b = reply_begin();
+	if (buf_puts(b, "{\"task\":") == -1 || tasks_task_write(b, col, 1) == -1 ||
+	    buf_puts(b, "}") == -1)
 		rc = http_error(r, 500, NULL, NULL);
 	else
-		rc = http_reply(r, 200, "application/json", b.p, b.len);
-	buf_free(&b);
+		rc = http_reply(r, 200, "application/json", b->p, b->len);
+	reply_end();
 	db_res_free(res);
 	return rc;
 }
@@ -206,7 +243,7 @@ tasks_h_list(struct http_req *r)
 	char v[Q_N_][TASKS_QVAL_MAX + 1];
 	const char *p[Q_N_], *col[TASKS_NCOLS];
 	db_res *res = NULL;
-	buf_t b = { 0 };
+	buf_t *b = reply_begin();
 	int64_t total, lim, off;
 	int rc, i, n = 0;
 
@@ -218,25 +255,25 @@ tasks_h_list(struct http_req *r)
 	    util_parse_i64(db_get(res, 0, 0), 0, INT64_MAX, &total) == -1 ||
 	    util_parse_i64(p[3], 1, TASKS_PAGE_MAX, &lim) == -1 ||
 	    util_parse_i64(p[4], 0, TASKS_OFFSET_MAX, &off) == -1 ||
-	    buf_puts(&b, "{\"tasks\":[") == -1)
+	    buf_puts(b, "{\"tasks\":[") == -1)
 		goto fail;
 	for (i = 0; i < db_nrows(res); i++) {
 		if (db_isnull(res, i, 1))
 			continue;	/* the empty page's row */
 		row_cols(res, i, 1, col);
-		if ((n++ > 0 && buf_puts(&b, ",") == -1) || tasks_task_write(&b, col, 1) == -1)
+		if ((n++ > 0 && buf_puts(b, ",") == -1) || tasks_task_write(b, col, 1) == -1)
 			goto fail;
 	}
-	if (buf_puts(&b, "],\"pagination\":") == -1 ||
-	    query_pagination_write(&b, total, lim, off) == -1 ||
-	    buf_puts(&b, "}") == -1)
+	if (buf_puts(b, "],\"pagination\":") == -1 ||
+	    query_pagination_write(b, total, lim, off) == -1 ||
+	    buf_puts(b, "}") == -1)
 		goto fail;
-	rc = http_reply(r, 200, "application/json", b.p, b.len);
-	buf_free(&b);
+	rc = http_reply(r, 200, "application/json", b->p, b->len);
+	reply_end();
 	db_res_free(res);
 	return rc;
 fail:
-	buf_free(&b);
+	reply_end();
 	db_res_free(res);
 	return http_error(r, 500, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  * vocabularies, the status state machine, task references, query strings
  * and paging arguments.
  */
+#include <stdio.h>
 #include <string.h>
 #include <CUnit/CUnit.h>
 
@@ -168,8 +169,8 @@ test_task_write(void)
 {
 	const char *col[TASKS_NCOLS] = { "42", "TASK20261125ABCDEF01", "data_export", "7",
 	    "completed", "high", "100", "{\"a\": [1, \"x\\u0000\"]}", "{\"rows\": 3}",
-	    "line\n\"quoted\" \\ </script>", "1.5", "2026-11-25T10:00:00.000000Z",
-	    "2026-11-25T10:00:01.000000Z", NULL, "2026-11-25T10:00:02.000000Z" };
+	    "line\n\"quoted\" \\ </script>", "1.5", "2026-11-25 10:00:00",
+	    "2026-11-25 10:00:01.5", NULL, "2026-11-25 10:00:02.123456" };
 	const char *keys[] = { "taskId", "taskReference", "taskType", "userId", "status",
 	    "priority", "progress", "parameters", "result", "errorMessage", "processingTime",
 	    "createdAt", "startedAt", "completedAt", "updatedAt" };
@@ -189,6 +190,10 @@ test_task_write(void)
 	CU_ASSERT_EQUAL(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "result"), "rows")->valuedouble, 3);
 	CU_ASSERT_EQUAL(cJSON_GetObjectItem(t, "processingTime")->valuedouble, 1.5);
 	CU_ASSERT(cJSON_IsNull(cJSON_GetObjectItem(t, "completedAt")));
+	/* PostgreSQL's timestamps become RFC 3339 with microseconds */
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(t, "createdAt")->valuestring, "2026-11-25T10:00:00.000000Z");
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(t, "startedAt")->valuestring, "2026-11-25T10:00:01.500000Z");
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(t, "updatedAt")->valuestring, "2026-11-25T10:00:02.123456Z");
 	cJSON_Delete(t);
 
 	/* The create reply: no result, timings or updatedAt. */
@@ -218,6 +223,8 @@ test_task_write(void)
 		static const struct { int i; const char *v; } cases[] = {
 			{ 0, NULL }, { 0, "0" }, { 0, "x" }, { 1, NULL }, { 3, "-1" },
 			{ 6, "101" }, { 6, NULL }, { 7, NULL }, { 4, NULL },
+			{ 11, NULL }, { 11, "2026-11-25T10:00:00Z" }, { 12, "infinity" },
+			{ 14, "12026-11-25 10:00:00" },
 		};
 		buf_t b = { 0 };
 
@@ -229,6 +236,37 @@ test_task_write(void)
 		}
 		buf_free(&b);
 	}
+}
+
+/* PostgreSQL's ISO text of a timestamp without time zone, as RFC 3339. */
+static void
+test_pg_timestamps(void)
+{
+	static const struct { const char *in, *out; } ok[] = {
+		{ "2026-11-25 10:11:12", "2026-11-25T10:11:12.000000Z" },
+		{ "2026-11-25 10:11:12.1", "2026-11-25T10:11:12.100000Z" },
+		{ "2026-11-25 10:11:12.12345", "2026-11-25T10:11:12.123450Z" },
+		{ "2026-11-25 10:11:12.123456", "2026-11-25T10:11:12.123456Z" },
+		{ "0001-01-01 00:00:00", "0001-01-01T00:00:00.000000Z" },
+	};
+	static const char *const bad[] = {
+		"", "2026-11-25", "2026-11-25 10:11", "2026-11-25T10:11:12", "2026-11-25 10:11:12.",
+		"2026-11-25 10:11:12.1234567", "2026-11-25 10:11:12+00", "2026-11-25 10:11:12.5+00",
+		"infinity", "-infinity", "2026-11-25 10:11:12 BC", "12026-11-25 10:11:12",
+		"2026-1a-25 10:11:12", "2026-11-25 10:11:12.12x",
+	};
+	char out[DB_TS_LEN];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CU_ASSERT_EQUAL(db_ts_rfc3339(ok[i].in, out), 0);
+		CU_ASSERT_STRING_EQUAL(out, ok[i].out);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (db_ts_rfc3339(bad[i], out) != -1) {
+			fprintf(stderr, "accepted %s\n", bad[i]);
+			CU_FAIL("a timestamp of the wrong shape was accepted");
+		}
 }
 
 static void
@@ -254,6 +292,7 @@ static CU_TestInfo tests[] = {
 	{ "pagination object", test_pagination_json },
 	{ "pagination written directly", test_pagination_write },
 	{ "task object written from a row", test_task_write },
+	{ "PostgreSQL timestamps as RFC 3339", test_pg_timestamps },
 	CU_TEST_INFO_NULL,
 };
 UNIT_SUITE(tasks, tests)
