@@ -76,6 +76,7 @@ check_event(const struct notifier_event *ev)
 	} kinds[] = {
 		{ "user_registered", NK_USER_REGISTERED }, { "user_deleted", NK_USER_DELETED },
 		{ "task_created", NK_TASK_CREATED }, { "task_cancelled", NK_TASK_CANCELLED },
+		{ "task_status_changed", NK_TASK_STATUS },
 	};
 	enum notifier_kind want = NK_GENERIC;
 	size_t i;
@@ -88,6 +89,7 @@ check_event(const struct notifier_event *ev)
 	text_ok(ev->task_ref, sizeof(ev->task_ref), "taskReference not terminated or not clean UTF-8");
 	text_ok(ev->task_type, sizeof(ev->task_type), "taskType not terminated or not clean UTF-8");
 	text_ok(ev->priority, sizeof(ev->priority), "priority not terminated or not clean UTF-8");
+	text_ok(ev->status, sizeof(ev->status), "status not terminated or not clean UTF-8");
 	if (strlen(ev->event_id) != 36)
 		fz_fail("eventId is not 36 characters");
 	for (i = 0; i < 36; i++) {
@@ -122,6 +124,10 @@ check_event(const struct notifier_event *ev)
 		if (ev->task_ref[0] == '\0')
 			fz_fail("task event without taskReference");
 		break;
+	case NK_TASK_STATUS:
+		if (ev->task_ref[0] == '\0' || !type_chars_ok(ev->status))
+			fz_fail("task_status_changed without taskReference or a clean status");
+		break;
 	case NK_USER_DELETED:
 	case NK_GENERIC:
 		break;
@@ -135,7 +141,9 @@ check_note(const struct notifier_event *ev, const struct notifier_note *n)
 {
 	text_ok(n->subject, sizeof(n->subject), "subject not terminated or not clean UTF-8");
 	text_ok(n->message, sizeof(n->message), "message not terminated or not clean UTF-8");
-	if (n->write != (ev->kind != NK_USER_DELETED))
+	/* A status change is news only when the task ended. */
+	if (n->write != (ev->kind == NK_TASK_STATUS ? strcmp(ev->status, "completed") == 0 ||
+	    strcmp(ev->status, "failed") == 0 : ev->kind != NK_USER_DELETED))
 		fz_fail("write set for the wrong kind");
 	if (!n->write)
 		return;
@@ -146,8 +154,8 @@ check_note(const struct notifier_event *ev, const struct notifier_note *n)
 	if (strlen(n->message) >= sizeof(n->message) - 1 || strlen(n->subject) >= sizeof(n->subject) - 1)
 		fz_fail("a rendered text fills its buffer: probably cut");
 	if ((ev->kind == NK_USER_REGISTERED && strstr(n->message, ev->username) == NULL) ||
-	    ((ev->kind == NK_TASK_CREATED || ev->kind == NK_TASK_CANCELLED) &&
-	    strstr(n->message, ev->task_ref) == NULL) ||
+	    ((ev->kind == NK_TASK_CREATED || ev->kind == NK_TASK_CANCELLED ||
+	    ev->kind == NK_TASK_STATUS) && strstr(n->message, ev->task_ref) == NULL) ||
 	    (ev->kind == NK_TASK_CREATED &&
 	    (strstr(n->message, ev->task_type) == NULL || strstr(n->message, ev->priority) == NULL)) ||
 	    (ev->kind == NK_GENERIC && (strstr(n->message, ev->type) == NULL ||

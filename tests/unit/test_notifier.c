@@ -272,8 +272,63 @@ test_pg_array(void)
 	buf_free(&b);
 }
 
+/* task_status_changed: a notification when the task ended, none when it
+ * started; malformed ones are dead letters like any other. */
+static void
+test_task_status(void)
+{
+	static const struct {
+		const char *status, *subject, *message;
+	} cases[] = {
+		{ "completed", "Task Completed", "Your task TASK2026112500AB12CF has been completed." },
+		{ "failed", "Task Failed", "Your task TASK2026112500AB12CF has failed." },
+		{ "processing", NULL, NULL },
+	};
+	static const char *const bad[] = {
+		"{" EID ",\"eventType\":\"task_status_changed\",\"userId\":7,"
+		    "\"taskReference\":\"TASK2026112500AB12CF\"}",
+		"{" EID ",\"eventType\":\"task_status_changed\",\"userId\":7,"
+		    "\"taskReference\":\"TASK2026112500AB12CF\",\"status\":7}",
+		"{" EID ",\"eventType\":\"task_status_changed\",\"userId\":7,"
+		    "\"taskReference\":\"TASK2026112500AB12CF\",\"status\":\"done now\"}",
+		"{" EID ",\"eventType\":\"task_status_changed\",\"userId\":7,\"status\":\"completed\"}",
+		"{" EID ",\"eventType\":\"task_status_changed\",\"taskReference\":\"T\","
+		    "\"status\":\"completed\"}",
+	};
+	struct notifier_event ev;
+	struct notifier_note n;
+	const char *why;
+	char msg[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(msg, sizeof(msg), "{" EID ",\"eventType\":\"task_status_changed\",\"userId\":7,"
+		    "\"taskId\":1000,\"taskReference\":\"TASK2026112500AB12CF\",\"previousStatus\":"
+		    "\"processing\",\"status\":\"%s\",\"progress\":100}", cases[i].status);
+		CU_ASSERT_EQUAL_FATAL(parse(msg, &ev, &why), 0);
+		CU_ASSERT_EQUAL(ev.kind, NK_TASK_STATUS);
+		CU_ASSERT_STRING_EQUAL(ev.status, cases[i].status);
+		notifier_render(&ev, &n);
+		if (cases[i].subject == NULL) {
+			CU_ASSERT_EQUAL(n.write, 0);
+			continue;
+		}
+		CU_ASSERT_EQUAL(n.write, 1);
+		CU_ASSERT_STRING_EQUAL(n.subject, cases[i].subject);
+		CU_ASSERT_STRING_EQUAL(n.message, cases[i].message);
+		CU_ASSERT_STRING_EQUAL(n.channel, "email");
+		CU_ASSERT_STRING_EQUAL(n.status, "pending");
+		CU_ASSERT_PTR_NULL(n.email);	/* the projection's address */
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		CU_ASSERT_EQUAL(parse(bad[i], &ev, &why), -1);
+		CU_ASSERT_PTR_NOT_NULL(why);
+	}
+}
+
 static CU_TestInfo tests[] = {
 	{ "parse the contract's events", test_parse_known },
+	{ "task status changes: texts, silence, dead letters", test_task_status },
 	{ "unparseable messages are refused with a reason", test_parse_dead_letters },
 	{ "an empty required text is refused", test_parse_empty_required },
 	{ "notification texts", test_render },

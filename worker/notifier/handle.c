@@ -18,6 +18,7 @@ static const struct {
 	{ "user_deleted", NK_USER_DELETED },
 	{ "task_created", NK_TASK_CREATED },
 	{ "task_cancelled", NK_TASK_CANCELLED },
+	{ "task_status_changed", NK_TASK_STATUS },
 };
 
 static int
@@ -113,6 +114,7 @@ parse_fields(const cJSON *o, struct notifier_event *ev, int has_user)
 		return NULL;
 	case NK_TASK_CREATED:
 	case NK_TASK_CANCELLED:
+	case NK_TASK_STATUS:
 		if (!has_user)
 			return "task event without userId";
 		if (get_text(o, "taskReference", ev->task_ref, NOTIFIER_TEXT_MAX) != 1 ||
@@ -124,6 +126,9 @@ parse_fields(const cJSON *o, struct notifier_event *ev, int has_user)
 		if (get_text(o, "priority", ev->priority, NOTIFIER_TEXT_MAX) < 0 ||
 		    (ev->kind == NK_TASK_CREATED && ev->priority[0] == '\0'))
 			return "task event without a valid priority";
+		if (ev->kind == NK_TASK_STATUS &&
+		    (get_text(o, "status", ev->status, NOTIFIER_STATUS_MAX) != 1 || !type_ok(ev->status)))
+			return "task_status_changed without a valid status";
 		return NULL;
 	case NK_GENERIC:
 		return NULL;
@@ -199,6 +204,19 @@ notifier_render(const struct notifier_event *ev, struct notifier_note *n)
 	case NK_TASK_CANCELLED:
 		snprintf(n->subject, sizeof(n->subject), "Task Cancelled");
 		snprintf(n->message, sizeof(n->message), "Your task %s has been cancelled.", ev->task_ref);
+		return;
+	case NK_TASK_STATUS:
+		/* Starting (pending -> processing) is no news worth a mail. */
+		if (strcmp(ev->status, "completed") == 0) {
+			snprintf(n->subject, sizeof(n->subject), "Task Completed");
+			snprintf(n->message, sizeof(n->message), "Your task %s has been completed.",
+			    ev->task_ref);
+		} else if (strcmp(ev->status, "failed") == 0) {
+			snprintf(n->subject, sizeof(n->subject), "Task Failed");
+			snprintf(n->message, sizeof(n->message), "Your task %s has failed.", ev->task_ref);
+		} else {
+			n->write = 0;
+		}
 		return;
 	case NK_GENERIC:
 		snprintf(n->subject, sizeof(n->subject), "Notification: %s", ev->type);

@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define NOTIFIER_TYPE_MAX 64
+#define NOTIFIER_STATUS_MAX 32
 #define NOTIFIER_TEXT_MAX 128		/* bytes of username, reference, type... */
 #define NOTIFIER_SUBJECT_MAX 200
 #define NOTIFIER_MESSAGE_MAX 1024
@@ -33,6 +34,7 @@ enum notifier_kind {
 	NK_USER_DELETED,
 	NK_TASK_CREATED,
 	NK_TASK_CANCELLED,
+	NK_TASK_STATUS,		/* task_status_changed: a notification when it ended */
 	NK_GENERIC		/* any other event type: a generic notification */
 };
 
@@ -48,6 +50,7 @@ struct notifier_event {
 	char task_ref[NOTIFIER_TEXT_MAX + 1];
 	char task_type[NOTIFIER_TEXT_MAX + 1];
 	char priority[NOTIFIER_TEXT_MAX + 1];
+	char status[NOTIFIER_STATUS_MAX + 1];	/* task_status_changed: the new status */
 };
 
 /* The notification an event becomes. */
@@ -68,7 +71,9 @@ struct notifier_note {
 int notifier_parse(const char *payload, size_t len, struct notifier_event *ev,
     const char **why) ESM_WUR;
 /* Chooses and renders the notification of ev (the original system's texts
- * for the known types, a generic one for the rest). Pure. */
+ * for the known types, a generic one for the rest). A task that ended
+ * (task_status_changed to completed or failed) is a notification; its
+ * other status changes are not. Pure. */
 void notifier_render(const struct notifier_event *ev, struct notifier_note *n);
 /* Next retry delay after a failure: doubles from NOTIFIER_BACKOFF_MIN_MS up
  * to NOTIFIER_BACKOFF_MAX_MS; *cur = 0 means no failure yet. Pure. */
