@@ -1,7 +1,9 @@
 /*
  * flows.c: see flows.h.
  */
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flows.h"
@@ -91,4 +93,55 @@ jstr(const cJSON *o, const char *name)
 	const cJSON *v = jget(o, name);
 
 	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+int64_t
+flow_wait_count(const char *db, const char *sql, int64_t want, int secs)
+{
+	int64_t n = -1;
+
+	for (int i = 0; i < secs * 10; i++) {
+		if ((n = flow_count(db, sql)) >= want)
+			return n;
+		itest_sleep_ms(100);
+	}
+	return n;
+}
+
+int
+flow_mails_to(const char *addr, const char *subject)
+{
+	const char *md = getenv("ESM_MAILDIR");
+	char dir[1024], path[2048], want_to[320], want_subj[256], line[1024];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (md == NULL) {
+		CU_FAIL("ESM_MAILDIR is not set (no SMTP sink in the stack)");
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s/new", md);
+	snprintf(want_to, sizeof(want_to), "To: <%s>", addr);
+	snprintf(want_subj, sizeof(want_subj), "Subject: %s", subject ? subject : "");
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		FILE *f;
+		int to = 0, subj = subject == NULL;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL && line[0] != '\n' && line[0] != '\r') {
+			line[strcspn(line, "\r\n")] = '\0';
+			to |= strcmp(line, want_to) == 0;
+			subj |= strcmp(line, want_subj) == 0;
+		}
+		fclose(f);
+		n += to && subj;
+	}
+	closedir(d);
+	return n;
 }

@@ -32,6 +32,13 @@ int flow_user(struct flow_user *u, const char *prefix, int admin);
 /* Count of rows in db matching the SQL count query. */
 int64_t flow_count(const char *db, const char *sql);
 
+/* Polls the count query in db until it reaches want (or secs pass);
+ * returns the last count. */
+int64_t flow_wait_count(const char *db, const char *sql, int64_t want, int secs);
+/* Mails in the SMTP sink's Maildir (ESM_MAILDIR) to addr with subject
+ * (NULL = any); -1, with a failed assertion, when there is no sink. */
+int flow_mails_to(const char *addr, const char *subject);
+
 /* Member name of object o (NULL when o is not an object or lacks it). */
 const cJSON *jget(const cJSON *o, const char *name);
 /* Its string value, "" when it is missing or not a string. */

@@ -19,10 +19,17 @@
 #include <cjson/cJSON.h>
 
 void itest_add_suite(const char *name, CU_TestInfo *tests);
+/* The same with functions run before and after each test of the suite;
+ * the one after runs also when a fatal assertion ended the test. */
+void itest_add_suite_hooks(const char *name, CU_TestInfo *tests, void (*setup)(void),
+    void (*teardown)(void));
 
 #define ITEST_SUITE(name, tests) \
 	static void itest_register_##name(void) __attribute__((constructor)); \
 	static void itest_register_##name(void) { itest_add_suite(#name, tests); }
+#define ITEST_SUITE_HOOKS(name, tests, setup, teardown) \
+	static void itest_register_##name(void) __attribute__((constructor)); \
+	static void itest_register_##name(void) { itest_add_suite_hooks(#name, tests, setup, teardown); }
 
 struct itest_resp {
 	long status;		/* 0 when the request failed at transport level */

@@ -13,17 +13,27 @@
 static struct {
 	const char *name;
 	CU_TestInfo *tests;
+	void (*setup)(void), (*teardown)(void);
 } suites[MAX_SUITES];
 static int nsuites;
 
 void
-itest_add_suite(const char *name, CU_TestInfo *tests)
+itest_add_suite_hooks(const char *name, CU_TestInfo *tests, void (*setup)(void),
+    void (*teardown)(void))
 {
 	if (nsuites < MAX_SUITES) {
 		suites[nsuites].name = name;
 		suites[nsuites].tests = tests;
+		suites[nsuites].setup = setup;
+		suites[nsuites].teardown = teardown;
 		nsuites++;
 	}
+}
+
+void
+itest_add_suite(const char *name, CU_TestInfo *tests)
+{
+	itest_add_suite_hooks(name, tests, NULL, NULL);
 }
 
 int
@@ -36,7 +46,8 @@ main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	for (i = 0; i < nsuites; i++) {
-		CU_SuiteInfo si[2] = { { suites[i].name, NULL, NULL, NULL, NULL, suites[i].tests },
+		CU_SuiteInfo si[2] = { { suites[i].name, NULL, NULL, suites[i].setup,
+					 suites[i].teardown, suites[i].tests },
 				       CU_SUITE_INFO_NULL };
 		if (argc > 1 && strcmp(argv[1], suites[i].name) != 0)
 			continue;

@@ -7,7 +7,6 @@
  * events; the broker down for a while. Every check compares sets in the
  * database, never delivery reports.
  */
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,59 +16,6 @@
 #include "flows.h"
 
 #define NOTIFS "/api/v1/eventstreammonitor/notifications"
-
-/* Polls the count query until it reaches want (or secs pass); returns the last count. */
-static int64_t
-wait_count(const char *db, const char *sql, int64_t want, int secs)
-{
-	int64_t n = -1;
-
-	for (int i = 0; i < secs * 10; i++) {
-		if ((n = flow_count(db, sql)) >= want)
-			return n;
-		itest_sleep_ms(100);
-	}
-	return n;
-}
-
-/* Mails in the sink's Maildir to addr with subject (NULL = any). */
-static int
-mails_to(const char *addr, const char *subject)
-{
-	const char *md = getenv("ESM_MAILDIR");
-	char dir[1024], path[2048], want_to[320], want_subj[256], line[1024];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	if (md == NULL) {
-		CU_FAIL("ESM_MAILDIR is not set (no SMTP sink in the stack)");
-		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s/new", md);
-	snprintf(want_to, sizeof(want_to), "To: <%s>", addr);
-	snprintf(want_subj, sizeof(want_subj), "Subject: %s", subject ? subject : "");
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		FILE *f;
-		int to = 0, subj = subject == NULL;
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		while (fgets(line, sizeof(line), f) != NULL && line[0] != '\n' && line[0] != '\r') {
-			line[strcspn(line, "\r\n")] = '\0';
-			to |= strcmp(line, want_to) == 0;
-			subj |= strcmp(line, want_subj) == 0;
-		}
-		fclose(f);
-		n += to && subj;
-	}
-	closedir(d);
-	return n;
-}
 
 /* Produces the lines of text ("key\tpayload" per line) to topic with kcat. */
 static int
@@ -129,7 +75,7 @@ test_register_create_cancel(void)
 	itest_resp_free(&r);
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE user_id = %lld", (long long)u.id);
-	CU_ASSERT_EQUAL_FATAL(wait_count("notifications", sql, 3, 30), 3);
+	CU_ASSERT_EQUAL_FATAL(flow_wait_count("notifications", sql, 3, 30), 3);
 	snprintf(created_msg, sizeof(created_msg),
 	    "Your task %s has been created. Task Type: report_generation, Priority: high", ref);
 	snprintf(cancelled_msg, sizeof(cancelled_msg), "Your task %s has been cancelled.", ref);
@@ -170,15 +116,15 @@ test_register_create_cancel(void)
 		free(eid);
 	}
 	/* Three mails arrive; the rows say sent, after one attempt. */
-	for (i = 0; i < 300 && mails_to(u.email, NULL) < 3; i++)
+	for (i = 0; i < 300 && flow_mails_to(u.email, NULL) < 3; i++)
 		itest_sleep_ms(100);
-	CU_ASSERT_EQUAL(mails_to(u.email, NULL), 3);
-	CU_ASSERT_EQUAL(mails_to(u.email, "Welcome to EventStreamMonitor"), 1);
-	CU_ASSERT_EQUAL(mails_to(u.email, "Task Created"), 1);
-	CU_ASSERT_EQUAL(mails_to(u.email, "Task Cancelled"), 1);
+	CU_ASSERT_EQUAL(flow_mails_to(u.email, NULL), 3);
+	CU_ASSERT_EQUAL(flow_mails_to(u.email, "Welcome to EventStreamMonitor"), 1);
+	CU_ASSERT_EQUAL(flow_mails_to(u.email, "Task Created"), 1);
+	CU_ASSERT_EQUAL(flow_mails_to(u.email, "Task Cancelled"), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE user_id = %lld AND "
 	    "status = 'sent' AND attempts = 1 AND sent_at IS NOT NULL AND last_error IS NULL", (long long)u.id);
-	CU_ASSERT_EQUAL(wait_count("notifications", sql, 3, 10), 3);
+	CU_ASSERT_EQUAL(flow_wait_count("notifications", sql, 3, 10), 3);
 
 	/* The API shows them to their user. (The user event travels on another
 	 * topic than the task events, so its row may be the newest.) */
@@ -219,7 +165,7 @@ test_list_api(void)
 	itest_json("POST", "gateway", TASKS, "{}", u.access, &r);
 	itest_resp_free(&r);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE user_id = %lld", (long long)u.id);
-	CU_ASSERT_EQUAL_FATAL(wait_count("notifications", sql, 2, 30), 2);
+	CU_ASSERT_EQUAL_FATAL(flow_wait_count("notifications", sql, 2, 30), 2);
 	itest_json("GET", "gateway", NOTIFS "?eventType=task_created", NULL, u.access, &r);
 	CU_ASSERT_EQUAL(r.status, 200);
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(r.json, "notifications")), 1);
@@ -294,9 +240,9 @@ test_replay_generic_dead_letter(void)
 	snprintf(text, sizeof(text), "x\t{\"eventId\":\"%s\",\"eventType\":\"gate_changed\"}\n", marker);
 	CU_ASSERT_FATAL(produce("flight-updates", text) == 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s'", marker);
-	CU_ASSERT_EQUAL_FATAL(wait_count("notifications", sql, 1, 30), 1);
+	CU_ASSERT_EQUAL_FATAL(flow_wait_count("notifications", sql, 1, 30), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s'", b);
-	CU_ASSERT_EQUAL(wait_count("notifications", sql, 1, 10), 1);
+	CU_ASSERT_EQUAL(flow_wait_count("notifications", sql, 1, 10), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s' AND "
 	    "event_type = 'booking_confirmed' AND subject = 'Notification: booking_confirmed' AND "
 	    "message = 'Event booking_confirmed received from booking.' AND user_id = 42", a);
@@ -345,18 +291,18 @@ test_task_event_before_user(void)
 	CU_ASSERT_FATAL(produce("task-events", text) == 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s' AND "
 	    "recipient_email IS NULL AND status = 'pending'", e1);
-	CU_ASSERT_EQUAL_FATAL(wait_count("notifications", sql, 1, 30), 1);
+	CU_ASSERT_EQUAL_FATAL(flow_wait_count("notifications", sql, 1, 30), 1);
 	snprintf(text, sizeof(text), "%lld\t{\"eventId\":\"%s\",\"eventType\":\"user_registered\",\"userId\":%lld,"
 	    "\"username\":\"late%lld\",\"email\":\"%s\"}\n", (long long)uid, e2, (long long)uid,
 	    (long long)uid, email);
 	CU_ASSERT_FATAL(produce("user-registration-events", text) == 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s' AND "
 	    "recipient_email = '%s'", e1, email);
-	CU_ASSERT_EQUAL(wait_count("notifications", sql, 1, 30), 1);
+	CU_ASSERT_EQUAL(flow_wait_count("notifications", sql, 1, 30), 1);
 	/* and it is mailed to the real address, never a placeholder */
-	for (int i = 0; i < 100 && mails_to(email, "Task Created") < 1; i++)
+	for (int i = 0; i < 100 && flow_mails_to(email, "Task Created") < 1; i++)
 		itest_sleep_ms(100);
-	CU_ASSERT_EQUAL(mails_to(email, "Task Created"), 1);
+	CU_ASSERT_EQUAL(flow_mails_to(email, "Task Created"), 1);
 }
 
 static int
@@ -422,7 +368,7 @@ test_kill9_mid_stream(void)
 	fprintf(stderr, "  kill -9 of the notifier after %lld of %d rows\n", (long long)at_kill, N);
 	CU_ASSERT(at_kill < N);
 	CU_ASSERT_FATAL(itest_sh("'%s/scripts/stack.sh' start \"${ESM_TEST_INSTANCE:-test}\" >/dev/null", root) == 0);
-	n = wait_count("notifications", sql, N, 120);
+	n = flow_wait_count("notifications", sql, N, 120);
 	CU_ASSERT_EQUAL(n, N);
 	/* exactly one row per event: the replay changed nothing */
 	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT event_id) FROM notifications WHERE "
@@ -468,7 +414,7 @@ test_sigterm_and_pg_restart(void)
 	/* SIGTERM mid-stream: the notifier finishes its message, commits, leaves. */
 	CU_ASSERT_FATAL(produce_bulk(N, 200000, term) == 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_type = '%s'", term);
-	CU_ASSERT_FATAL(wait_count("notifications", sql, 200, 60) >= 200);
+	CU_ASSERT_FATAL(flow_wait_count("notifications", sql, 200, 60) >= 200);
 	CU_ASSERT_FATAL((pid = notifier_pid()) > 0);
 	CU_ASSERT_FATAL(kill(pid, SIGTERM) == 0);
 	for (i = 0; i < 150 && kill(pid, 0) == 0; i++)
@@ -477,13 +423,13 @@ test_sigterm_and_pg_restart(void)
 	fprintf(stderr, "  SIGTERM: stopped after %lld of %d rows in %d ms\n",
 	    (long long)flow_count("notifications", sql), N, i * 100);
 	CU_ASSERT_FATAL(itest_sh("'%s/scripts/stack.sh' start \"${ESM_TEST_INSTANCE:-test}\" >/dev/null", root) == 0);
-	CU_ASSERT_EQUAL(wait_count("notifications", sql, N, 120), N);
+	CU_ASSERT_EQUAL(flow_wait_count("notifications", sql, N, 120), N);
 	/* PostgreSQL restarts mid-stream: the same message is retried, none skipped. */
 	CU_ASSERT_FATAL(produce_bulk(N, 300000, pg) == 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_type = '%s'", pg);
-	CU_ASSERT_FATAL(wait_count("notifications", sql, 200, 60) >= 200);
+	CU_ASSERT_FATAL(flow_wait_count("notifications", sql, 200, 60) >= 200);
 	CU_ASSERT_FATAL(itest_sh("'%s/scripts/stack.sh' restart-pg \"${ESM_TEST_INSTANCE:-test}\" >/dev/null", root) == 0);
-	n = wait_count("notifications", sql, N, 120);
+	n = flow_wait_count("notifications", sql, N, 120);
 	CU_ASSERT_EQUAL(n, N);
 	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT event_id) FROM notifications WHERE event_type = '%s'", pg);
 	CU_ASSERT_EQUAL(flow_count("notifications", sql), N);
@@ -528,7 +474,7 @@ test_broker_down(void)
 	/* every task_created event of u in the outbox has exactly one notification */
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE user_id = %lld AND "
 	    "event_type = 'task_created'", (long long)u.id);
-	CU_ASSERT_EQUAL(wait_count("notifications", sql, N, 120), N);
+	CU_ASSERT_EQUAL(flow_wait_count("notifications", sql, N, 120), N);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM outbox WHERE msg_key = '%lld' AND "
 	    "payload::jsonb->>'eventType' = 'task_created'", (long long)u.id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), N);
