@@ -53,7 +53,8 @@ logmonitor ESM_LOGMONITOR_PORT 5004 logmonitor esm_logmonitor"
 WORKERS="relay-registrations relay registrations esm_relay
 relay-tasks relay tasks esm_relay
 notifier notifier notifications esm_notifier
-logcollector logcollector logmonitor esm_logcollector"
+logcollector logcollector logmonitor esm_logcollector
+taskrunner taskrunner tasks esm_taskrunner"
 DATABASES="registrations auth tasks notifications logmonitor"
 
 : "${ESM_BIND:=127.0.0.1}"
@@ -425,6 +426,13 @@ workers_start() {
 	while read -r name prog db _; do
 		[ -x "$BIN/esm-$prog" ] || { say "esm-$prog not built, $name skipped"; continue; }
 		[ -d "$ROOT/sql/$db" ] || { say "no sql/$db yet, $name skipped"; continue; }
+		# ESM_TASKRUNNER=off: tasks stay pending (the test stack: its suites
+		# set task states themselves; tests/integration/test_runner.c runs
+		# the runner it needs).
+		if [ "$name" = taskrunner ] && [ "${ESM_TASKRUNNER:-on}" = off ]; then
+			stop_pids "$VAR/$name.pid" "esm-$prog" "$name (ESM_TASKRUNNER=off)"
+			continue
+		fi
 		if [ -n "$(pids_alive "$VAR/$name.pid" "esm-$prog")" ]; then
 			if ! stale "$VAR/$name.pid" "$BIN/esm-$prog"; then
 				say "$name already running"

@@ -12,7 +12,7 @@ DECLARE
 BEGIN
 	FOREACH r IN ARRAY ARRAY['esm_users', 'esm_auth', 'esm_tasks',
 	    'esm_notifications', 'esm_logmonitor', 'esm_relay', 'esm_notifier',
-	    'esm_logcollector']
+	    'esm_logcollector', 'esm_taskrunner']
 	LOOP
 		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
 			EXECUTE format('CREATE ROLE %I LOGIN', r);
@@ -33,7 +33,7 @@ BEGIN
 	FOR g IN SELECT * FROM (VALUES
 	    ('registrations', ARRAY['esm_users', 'esm_relay']),
 	    ('auth',          ARRAY['esm_auth']),
-	    ('tasks',         ARRAY['esm_tasks', 'esm_relay']),
+	    ('tasks',         ARRAY['esm_tasks', 'esm_relay', 'esm_taskrunner']),
 	    ('notifications', ARRAY['esm_notifications', 'esm_notifier']),
 	    ('logmonitor',    ARRAY['esm_logmonitor', 'esm_logcollector'])
 	) AS t(db, roles)

@@ -23,6 +23,9 @@ for svc in USERS AUTH TASKS NOTIFICATIONS LOGMONITOR; do
 	v=ESM_PROCS_$svc
 	export "$v=${!v:-2}"
 done
+# Tasks stay as the suites leave them: the runner suite starts the task
+# runner it tests itself.
+export ESM_TASKRUNNER=${ESM_TASKRUNNER:-off}
 # Tests make every request look like a new client with X-Forwarded-For, so
 # per-address rate limits bite only the tests aimed at them: lighttpd, the
 # services' peer, is trusted as a proxy.

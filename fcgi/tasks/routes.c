@@ -38,8 +38,8 @@ const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	 * the event object without taskId, which only this insert knows: it is
 	 * spliced in as the first member. */
 	[TS_CREATE] = { "create",
-	    "WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters) "
-	    "VALUES ($1, $2, $3::bigint, $4, $5::jsonb) RETURNING *), "
+	    "WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters, "
+	    "request_id) VALUES ($1, $2, $3::bigint, $4, $5::jsonb, NULLIF($8, '')) RETURNING *), "
 	    "o AS (INSERT INTO outbox (event_id, topic, msg_key, payload, request_id) "
 	    "SELECT $6::uuid, 'task-events', $3::bigint::text, "
 	    "'{\"taskId\":' || t.id || ',' || substr($7, 2), NULLIF($8, '') FROM t) "
