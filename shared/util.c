@@ -352,3 +352,26 @@ util_uuid4_fast(char out[37])
 	util_hex(b, 16, h);
 	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }
+
+static volatile sig_atomic_t *util_stop_flag;
+
+static void
+util_on_stop(int sig)
+{
+	*util_stop_flag = 1;
+}
+
+int
+util_stop_signals(volatile sig_atomic_t *flag)
+{
+	struct sigaction sa;
+
+	util_stop_flag = flag;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = util_on_stop;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}

@@ -6,6 +6,7 @@
 #ifndef ESM_UTIL_H
 #define ESM_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,11 @@ void util_ts_format(int64_t us, char out[UTIL_TS_LEN]);
 
 /* Fills buf with n bytes from getrandom(2). 0 / -1. */
 int util_random(void *buf, size_t n) ESM_WUR;
+/* A long-running program's stop signals: SIGTERM and SIGINT set *flag
+ * (kept by pointer) and interrupt a sleep or poll in progress (no
+ * SA_RESTART); SIGPIPE is ignored, so a peer that hung up is an error
+ * return, not death. 0 / -1. Call once, at start-up. */
+int util_stop_signals(volatile sig_atomic_t *flag) ESM_WUR;
 /* Random (version 4) UUID, lowercase, 36 chars + NUL. */
 void util_uuid4(char out[37]);
 /* Same shape from a fast per-process generator (seeded from getrandom):

@@ -37,26 +37,6 @@
 static volatile sig_atomic_t logcol_stop;
 static const char *const logcol_consumer_extra[] = { "fetch.wait.max.ms", "100", NULL };
 
-static void
-logcol_on_signal(int sig)
-{
-	logcol_stop = 1;
-}
-
-static int
-logcol_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = logcol_on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
 /* Sleeps ms in 100 ms slices, returning early on stop. */
 static void
 logcol_sleep(int ms, logship *ship)
@@ -111,7 +91,7 @@ main(void)
 		log_crit("ESM_DB_DSN and ESM_KAFKA_BOOTSTRAP are required");
 		return 2;
 	}
-	if (logcol_signals() == -1) {
+	if (util_stop_signals(&logcol_stop) == -1) {
 		log_crit("cannot install signal handlers");
 		return 1;
 	}

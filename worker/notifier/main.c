@@ -78,12 +78,6 @@ struct notifier_dr {
 };
 
 static void
-notifier_on_signal(int sig)
-{
-	notifier_stop = 1;
-}
-
-static void
 notifier_on_dr(void *opaque, int err, const char *errstr, void *ctx)
 {
 	struct notifier_dr *dr = opaque;
@@ -294,20 +288,6 @@ notifier_mailer_join(struct notifier_mailer *ml)
 	ml->running = 0;
 }
 
-static int
-notifier_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = notifier_on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -342,7 +322,7 @@ main(void)
 		log_crit("ESM_NOTIFIER_TOPICS is not a comma list of topic names");
 		goto out;
 	}
-	if (notifier_signals() == -1) {
+	if (util_stop_signals(&notifier_stop) == -1) {
 		log_crit("cannot install signal handlers");
 		goto out;
 	}

@@ -30,27 +30,6 @@
 
 static volatile sig_atomic_t relay_stop;
 
-static void
-relay_on_signal(int sig)
-{
-	relay_stop = 1;
-}
-
-/* No SA_RESTART: a signal cuts a sleep short. */
-static int
-relay_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = relay_on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -75,7 +54,7 @@ main(void)
 		log_crit("ESM_DB_DSN and ESM_KAFKA_BOOTSTRAP are required");
 		return 2;
 	}
-	if (relay_signals() == -1) {
+	if (util_stop_signals(&relay_stop) == -1) {
 		log_crit("cannot install signal handlers");
 		return 1;
 	}

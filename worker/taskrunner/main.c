@@ -54,26 +54,6 @@ struct runner {
 };
 
 static void
-runner_on_signal(int sig)
-{
-	runner_stop = 1;
-}
-
-static int
-runner_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = runner_on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
-static void
 slot_free(struct slot *s)
 {
 	log_set_request_id(NULL);
@@ -279,7 +259,7 @@ main(void)
 		log_crit("ESM_DB_DSN is required");
 		return 2;
 	}
-	if (runner_signals() == -1) {
+	if (util_stop_signals(&runner_stop) == -1) {
 		log_crit("cannot install signal handlers");
 		return 1;
 	}
