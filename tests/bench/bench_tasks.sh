@@ -111,15 +111,14 @@ echo "bench tasks: $NPROCS processes, $ROUNDS rounds of ${RSECS}s; GET ratios pe
 # rate bounds it long before the HTTP path does. pgbench runs the create
 # statement of fcgi/tasks/routes.c (TS_CREATE, the same CTE and returned
 # columns, prepared, with as many clients as the pool has processes) for a
-# round's length. Only the time format's colons differ: pgbench reads
-# ":MI" as a variable.
+# round's length.
 PGC=$(mktemp --suffix=.sql)
 BUID=$(PSQL tasks "SELECT user_id FROM tasks WHERE id = $TID")
-TSF() { echo "to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24\"h\"MI\"m\"SS.US\"Z\"')"; }
+TSF() { echo "$1 AT TIME ZONE 'UTC'"; }
 cat >"$PGC" <<SQL
 \\set d random(20000101, 20991231)
 \\set h random(0, 4294967295)
-WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters) VALUES ('TASK' || :d::text || lpad(upper(to_hex(:h::bigint)), 8, '0'), 'data_export', $BUID::bigint, 'high', '{"rows":100}'::jsonb) RETURNING *), o AS (INSERT INTO outbox (event_id, topic, msg_key, payload, request_id) SELECT gen_random_uuid(), 'task-events', '$BUID', '{"taskId":' || t.id || ',' || substr('{"eventType":"bench_pgbench"}', 2), NULL FROM t) SELECT id, reference, task_type, user_id, status, priority, progress, parameters::text, result::text, error_message, processing_time, $(TSF created_at), $(TSF started_at), $(TSF completed_at), $(TSF updated_at) FROM t;
+WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters, request_id) VALUES ('TASK' || :d::text || lpad(upper(to_hex(:h::bigint)), 8, '0'), 'data_export', $BUID::bigint, 'high', '{"rows":100}'::jsonb, gen_random_uuid()::text) RETURNING *), o AS (INSERT INTO outbox (event_id, topic, msg_key, payload, request_id) SELECT gen_random_uuid(), 'task-events', '$BUID', '{"taskId":' || t.id || ',' || substr('{"eventType":"bench_pgbench"}', 2), t.request_id FROM t) SELECT id, reference, task_type, user_id, status, priority, progress, parameters::text, result::text, error_message, processing_time, $(TSF created_at), $(TSF started_at), $(TSF completed_at), $(TSF updated_at) FROM t;
 SQL
 PC_TPS=$(PGOPTIONS='-c client_min_messages=warning' "$PGBIN" -n -M prepared -c "$NPROCS" -j 2 \
 	-T "$RSECS" -f "$PGC" "$ESM_PG_SUPER_DSN dbname=tasks" 2>/dev/null | awk '/^tps/ {print $3; exit}')
