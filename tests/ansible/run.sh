@@ -14,7 +14,8 @@
 #     rendering only) and the app pointed at $ESM_TEST_KAFKA_BOOTSTRAP.
 #     Then: PostgreSQL answers with the databases and roles (password login
 #     through pg_hba), ZooKeeper answers ruok/srvr and refuses other
-#     four-letter words, lighttpd serves /health of every service, and a
+#     four-letter words, lighttpd serves /health of every service, every unit
+#     of esm.target is active, the task runner completes a task row, and a
 #     second run of site.yml reports changed=0.
 #
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
@@ -226,7 +227,8 @@ fi
 
 # ---------------------------------------------------------------- 3. real apply
 # 3a. the app binaries: built by the project's Makefile, never faked.
-APP_BINS=(esm-users esm-auth esm-tasks esm-notifications esm-logmonitor esm-relay esm-notifier esm-logcollector)
+APP_BINS=(esm-users esm-auth esm-tasks esm-notifications esm-logmonitor esm-relay esm-notifier esm-logcollector
+          esm-taskrunner)
 BIN_DIR="$ROOT/build/bin"
 HAVE_APP=1
 t=$(date +%s)
@@ -246,9 +248,9 @@ for b in "${APP_BINS[@]}"; do
 done
 if [ -z "${ESM_TEST_APP_BIN_DIR:-}" ]; then
     if [ "$HAVE_APP" = 1 ]; then
-        pass "make all builds the eight app programs ($(elapsed "$t"))"
+        pass "make all builds the nine app programs ($(elapsed "$t"))"
     else
-        fail "make all builds the eight app programs (without them only infra.yml is applied)"
+        fail "make all builds the nine app programs (without them only infra.yml is applied)"
     fi
 fi
 SQL_DIR="$ROOT/sql"
@@ -462,6 +464,8 @@ all:
     zookeeper_heap_mb: 128
     app_fcgi_children: 2
     app_argon2_memlimit_kib: 19456
+    # A file_upload's nominal 1.5 s of work takes 0.15 s.
+    app_taskrunner_settings: {WORK_PCT: 10}
     app_operator_users:
       - {name: ops, password: "${PW_PREFIX}op"}
     esm_db_passwords:
@@ -473,6 +477,7 @@ all:
       esm_relay: "${PW_PREFIX}r6"
       esm_notifier: "${PW_PREFIX}n7"
       esm_logcollector: "${PW_PREFIX}c8"
+      esm_taskrunner: "${PW_PREFIX}k9"
   children:
     db:
       hosts:
@@ -522,7 +527,8 @@ check_pg_databases() {
 check_pg_roles() {
     local have r ok=0
     have=$(pg "SELECT rolname FROM pg_roles WHERE rolcanlogin AND NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole") || return 1
-    for r in esm_users esm_auth esm_tasks esm_notifications esm_logmonitor esm_relay esm_notifier esm_logcollector; do
+    for r in esm_users esm_auth esm_tasks esm_notifications esm_logmonitor esm_relay esm_notifier esm_logcollector \
+             esm_taskrunner; do
         grep -Fxq "$r" <<<"$have" || { say "    login role $r missing or too privileged"; ok=1; }
     done
     return $ok
@@ -533,7 +539,7 @@ check_pg_login() {
     local ok=0 pair db role
     for pair in registrations:esm_users:u1 auth:esm_auth:a2 tasks:esm_tasks:t3 notifications:esm_notifications:n4 \
                 logmonitor:esm_logmonitor:l5 registrations:esm_relay:r6 tasks:esm_relay:r6 \
-                notifications:esm_notifier:n7 logmonitor:esm_logcollector:c8; do
+                notifications:esm_notifier:n7 logmonitor:esm_logcollector:c8 tasks:esm_taskrunner:k9; do
         IFS=: read -r db role sfx <<<"$pair"
         if ! in_ct env PGPASSWORD="${PW_PREFIX}${sfx}" psql -XAtq "host=127.0.0.1 dbname=$db user=$role" -c 'SELECT 1' >/dev/null 2>&1; then
             say "    $role cannot log in to $db"; ok=1
@@ -556,13 +562,17 @@ check_pg_migrations() {
     done
 }
 check "postgresql: the five databases exist in UTF8" check_pg_databases
-check "postgresql: the eight login roles exist without superuser, createdb or createrole" check_pg_roles
+check "postgresql: the nine login roles exist without superuser, createdb or createrole" check_pg_roles
 check "postgresql: each role logs in to its databases only, with scram-sha-256 over TCP" check_pg_login
 check_pg_privs() {
     local out
     out=$(pg "SELECT has_database_privilege('public', 'auth', 'CONNECT'), has_database_privilege('esm_users', 'auth', 'CONNECT'),
-              has_database_privilege('esm_relay', 'tasks', 'CONNECT'), has_database_privilege('public', 'registrations', 'TEMPORARY')")
-    [ "$out" = "f|f|t|f" ] || { say "    PUBLIC/auth, esm_users/auth, esm_relay/tasks CONNECT, PUBLIC TEMPORARY: $out (want f|f|t|f)"; return 1; }
+              has_database_privilege('esm_relay', 'tasks', 'CONNECT'), has_database_privilege('public', 'registrations', 'TEMPORARY'),
+              has_database_privilege('esm_taskrunner', 'tasks', 'CONNECT'), has_database_privilege('esm_taskrunner', 'registrations', 'CONNECT')")
+    [ "$out" = "f|f|t|f|t|f" ] || {
+        say "    PUBLIC/auth, esm_users/auth, esm_relay/tasks CONNECT, PUBLIC TEMPORARY, esm_taskrunner/tasks, esm_taskrunner/registrations: $out (want f|f|t|f|t|f)"
+        return 1
+    }
 }
 check "postgresql: CONNECT only for each database's roles, nothing for PUBLIC" check_pg_privs
 if [ "$SQL_OK" = 1 ]; then
@@ -652,6 +662,50 @@ if [ "$APPLY_PLAYBOOK" = site.yml ]; then
         case "$out" in "200 text/html"*) ;; *) say "    :8080/logmonitor/ as an operator -> $out"; return 1 ;; esac
     }
     check "lighttpd: its own 404 is problem+json; the dashboard wants an operator and serves one" check_lighttpd_pages
+    # Every pool and worker esm.target wants is running and has not been
+    # restarted by systemd (a crash loop can look active between restarts).
+    check_units() {
+        local units u state restarts ok=0
+        units=$(in_ct systemctl show -p Wants --value esm.target) || return 1
+        for u in $units; do
+            state=$(in_ct systemctl is-active "$u"); restarts=$(in_ct systemctl show -p NRestarts --value "$u")
+            if [ "$state" != active ] || [ "$restarts" != 0 ]; then
+                say "    $u: $state, restarted $restarts times"
+                in_ct journalctl -q -u "$u" -n 5 --no-pager | sed 's/^/      /'
+                ok=1
+            fi
+        done
+        [ "$(wc -w <<<"$units")" -eq 10 ] || { say "    esm.target wants $(wc -w <<<"$units") units (want 10): $units"; ok=1; }
+        return $ok
+    }
+    check "systemd: the 10 units of esm.target (5 pools, 5 workers) are active, none restarted" check_units
+    # The task runner as deployed (esm_taskrunner's grants, its environment,
+    # the sandbox) takes a pending task and completes it, with its
+    # task_status_changed event in the outbox: file_upload's 1.5 s of nominal
+    # work at WORK_PCT 10 (app_taskrunner_settings).
+    check_taskrunner() {
+        local unit=esm-worker@taskrunner.service state ref row t0
+        state=$(in_ct systemctl is-active "$unit")
+        [ "$state" = active ] || { say "    $unit: $state"; in_ct journalctl -q -u "$unit" -n 10 --no-pager | sed 's/^/      /'; return 1; }
+        ref=TASK20261202$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
+        in_ct runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d tasks -c \
+            "INSERT INTO tasks (reference, task_type, user_id, priority) VALUES ('$ref', 'file_upload', 1, 'low')" >/dev/null ||
+            { say "    cannot insert task $ref"; return 1; }
+        t0=$(date +%s)
+        while [ "$(date +%s)" -lt $((t0 + 30)) ]; do
+            row=$(in_ct runuser -u postgres -- psql -XAtq -d tasks -c \
+                "SELECT status, progress, attempts, (SELECT count(*) FROM outbox o
+                   WHERE o.payload::jsonb ->> 'taskReference' = t.reference AND o.payload::jsonb ->> 'status' = 'completed')
+                 FROM tasks t WHERE reference = '$ref'")
+            case "$row" in completed\|*|failed\|*|cancelled\|*) break ;; esac
+            sleep 0.5
+        done
+        say "    task $ref after $(elapsed "$t0"): status|progress|attempts|completed events = $row"
+        case "$row" in 'completed|100|1|1') ;; *)
+            in_ct journalctl -q -u "$unit" -n 10 --no-pager | sed 's/^/      /'; return 1 ;;
+        esac
+    }
+    check "esm-worker@taskrunner is active and completes a pending task in the tasks database" check_taskrunner
 else
     fail "lighttpd serves /health of every service: not run (app binaries or sql/ missing, see above)"
 fi
