@@ -436,8 +436,12 @@ test_sigterm_release(void)
 	CU_ASSERT_FATAL(create(&u, "{\"taskType\":\"report_generation\"}", NULL) > 0);
 	CU_ASSERT_FATAL(create(&u, "{\"taskType\":\"report_generation\"}", NULL) > 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "processing", 2, 10), 2);
+	/* It hands the tasks back at once; the exit after that waits up to a
+	 * second for its last log lines to reach Kafka. */
 	ms = runner_signal(a, SIGTERM, 10);
-	CU_ASSERT(ms >= 0 && ms < 2000);
+	if (ms < 0 || ms >= 5000)
+		fprintf(stderr, "  SIGTERM: the runner took %d ms to stop\n", ms);
+	CU_ASSERT(ms >= 0 && ms < 5000);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE user_id = %lld AND "
 	    "status = 'processing' AND lease_until <= now()", (long long)u.id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), 2);
