@@ -13,6 +13,7 @@
 #include "log.h"
 #include "logship.h"
 #include "metrics.h"
+#include "wmetrics.h"
 #include "svc.h"
 
 #define SVC_KAFKA_CHECK_US 2000000	/* cache of the broker check, per process */
@@ -125,6 +126,31 @@ h_livez(struct http_req *r)
 	return rc;
 }
 
+/* The counters of the workers on this service's database (wmetrics.h).
+ * When the database does not answer they are left out; the rest of the
+ * page still says what the process knows. 0, or -1 on ENOMEM. */
+static int
+svc_worker_metrics(buf_t *b)
+{
+	const char **col = NULL;
+	db_res *res = NULL;
+	int i, j, n, rc = 0;
+
+	if (db_exec(g_db, (size_t)g_def->worker_metrics_stmt, NULL, 0, &res) != DB_OK)
+		return 0;
+	n = db_nrows(res);
+	if (n > 0 && (col = calloc((size_t)n * 4, sizeof(*col))) == NULL)
+		rc = -1;
+	for (i = 0; rc == 0 && i < n; i++)
+		for (j = 0; j < 4; j++)
+			col[4 * i + j] = db_get(res, i, j);
+	if (rc == 0 && n > 0)
+		rc = wmetrics_render(b, col, (size_t)n);
+	free(col);
+	db_res_free(res);
+	return rc;
+}
+
 static int
 h_metrics(struct http_req *r)
 {
@@ -143,6 +169,8 @@ h_metrics(struct http_req *r)
 		}
 		db_res_free(res);
 	}
+	if (g_def->worker_metrics_stmt >= 0 && svc_worker_metrics(&b) == -1)
+		goto fail;
 	if (buf_printf(&b, "# TYPE esm_db_connection_errors_total counter\n"
 	    "esm_db_connection_errors_total{service=\"%s\",process=\"%ld\"} %llu\n",
 	    g_def->short_name, (long)getpid(), (unsigned long long)db_error_count(g_db)) == -1)

@@ -22,6 +22,8 @@ struct svc_def {
 	size_t nstmts;
 	int outbox_count_stmt;		/* index of "SELECT count(*) FROM outbox WHERE
 					   sent_at IS NULL", or -1 */
+	int worker_metrics_stmt;	/* index of WMETRICS_SELECT_SQL (the workers
+					   on this database), or -1 */
 	int private_key;		/* needs ESM_JWT_PRIVATE_KEY_FILE */
 	int (*init)(void);		/* after database and keys; -1 aborts start */
 };

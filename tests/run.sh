@@ -26,6 +26,8 @@ done
 # Tasks stay as the suites leave them: the runner suite starts the task
 # runner it tests itself.
 export ESM_TASKRUNNER=${ESM_TASKRUNNER:-off}
+# Workers report their counters every second, so /metrics shows them soon.
+export ESM_WORKER_METRICS_S=${ESM_WORKER_METRICS_S:-1}
 # Tests make every request look like a new client with X-Forwarded-For, so
 # per-address rate limits bite only the tests aimed at them: lighttpd, the
 # services' peer, is trusted as a proxy.

@@ -15,6 +15,7 @@ main(int argc, char **argv)
 		.stmts = auth_stmts,
 		.nstmts = AS_COUNT_,
 		.outbox_count_stmt = -1,
+		.worker_metrics_stmt = -1,
 		.private_key = 1,
 		.init = auth_init,
 	};

@@ -34,6 +34,7 @@ enum logmon_stmt {
 	LM_GF_BUCKETS,
 	LM_GF_MINUTES,
 	LM_GF_ANNOTATIONS,
+	LM_WORKER_METRICS,
 	LM_COUNT_
 };
 

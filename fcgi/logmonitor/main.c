@@ -14,6 +14,7 @@ main(int argc, char **argv)
 		.stmts = logmon_stmts,
 		.nstmts = LM_COUNT_,
 		.outbox_count_stmt = -1,
+		.worker_metrics_stmt = LM_WORKER_METRICS,
 		.private_key = 0,
 		.init = NULL,
 	};

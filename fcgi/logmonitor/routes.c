@@ -3,6 +3,7 @@
  * parameters that may be NULL ("any"), so one constant statement serves
  * every combination.
  */
+#include "wmetrics.h"
 #include "logmon.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -52,6 +53,7 @@ const struct db_stmt logmon_stmts[LM_COUNT_] = {
 	    "SELECT floor(extract(epoch FROM ts) * 1000)::bigint, level, service, message FROM error_logs "
 	    "WHERE ts >= to_timestamp($1::bigint / 1000.0) AND ts < to_timestamp($2::bigint / 1000.0) "
 	    "AND ($3::text IS NULL OR service = $3) ORDER BY ts DESC, id DESC LIMIT $4::int", 1 },
+	[LM_WORKER_METRICS] = { "worker_metrics", WMETRICS_SELECT_SQL, 1 },
 };
 
 const struct route logmon_routes[] = {

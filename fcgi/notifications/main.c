@@ -14,6 +14,7 @@ main(int argc, char **argv)
 		.stmts = notifs_stmts,
 		.nstmts = NF_COUNT_,
 		.outbox_count_stmt = -1,
+		.worker_metrics_stmt = NF_WORKER_METRICS,
 		.private_key = 0,
 		.init = NULL,
 	};

@@ -24,6 +24,7 @@ enum notifs_stmt {
 	NF_COUNT,
 	NF_LIST_ALL,		/* everyone's (admins without a userId filter) */
 	NF_COUNT_ALL,
+	NF_WORKER_METRICS,
 	NF_COUNT_
 };
 

@@ -1,6 +1,7 @@
 /*
  * routes.c: the notification service's route table and SQL table.
  */
+#include "wmetrics.h"
 #include "notifs.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -20,6 +21,7 @@ const struct db_stmt notifs_stmts[NF_COUNT_] = {
 	[NF_COUNT] = { "count", "SELECT count(*) FROM notifications WHERE " USER_FILTERS, 1 },
 	[NF_LIST_ALL] = { "list_all", "SELECT " NOTIFS_COLS " FROM notifications WHERE " ALL_FILTERS NEWEST, 1 },
 	[NF_COUNT_ALL] = { "count_all", "SELECT count(*) FROM notifications WHERE " ALL_FILTERS, 1 },
+	[NF_WORKER_METRICS] = { "worker_metrics", WMETRICS_SELECT_SQL, 1 },
 };
 
 const struct route notifs_routes[] = {

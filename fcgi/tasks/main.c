@@ -14,6 +14,7 @@ main(int argc, char **argv)
 		.stmts = tasks_stmts,
 		.nstmts = TS_COUNT_,
 		.outbox_count_stmt = TS_OUTBOX_COUNT,
+		.worker_metrics_stmt = TS_WORKER_METRICS,
 		.private_key = 0,
 		.init = NULL,
 	};

@@ -3,6 +3,7 @@
  * is constant and prepared once per connection; optional filters are
  * NULL parameters, not different SQL text.
  */
+#include "wmetrics.h"
 #include "event.h"
 #include "tasks.h"
 
@@ -59,6 +60,7 @@ const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	    " FOR UPDATE) p WHERE t.id = p.id AND p.status IN ('pending', 'processing') "
 	    "RETURNING t.id, t.reference, t.task_type, t.user_id, p.status", 0 },
 	[TS_STATUS] = { "status", "SELECT status FROM tasks WHERE id = $1::bigint AND " VISIBLE, 1 },
+	[TS_WORKER_METRICS] = { "worker_metrics", WMETRICS_SELECT_SQL, 1 },
 };
 
 const struct route tasks_routes[] = {

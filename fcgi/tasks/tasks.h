@@ -31,6 +31,7 @@ enum tasks_stmt {
 	TS_LIST_ALL,		/* everyone's (admins without a userId filter) */
 	TS_CANCEL,
 	TS_STATUS,
+	TS_WORKER_METRICS,
 	TS_COUNT_
 };
 

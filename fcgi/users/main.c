@@ -14,6 +14,7 @@ main(int argc, char **argv)
 		.stmts = users_stmts,
 		.nstmts = US_COUNT_,
 		.outbox_count_stmt = US_OUTBOX_COUNT,
+		.worker_metrics_stmt = US_WORKER_METRICS,
 		.private_key = 0,
 		.init = users_init,
 	};

@@ -2,6 +2,7 @@
  * routes.c: the user service's tables: SQL statements (constant, prepared
  * once per connection), the fields each JSON route accepts, and routes.
  */
+#include "wmetrics.h"
 #include "event.h"
 #include "users.h"
 #include "valid.h"
@@ -28,6 +29,7 @@ const struct db_stmt users_stmts[US_COUNT_] = {
 	    "DELETE FROM users WHERE id = $1::bigint RETURNING id, username", 0 },
 	[US_CREDENTIALS] = { "credentials",
 	    "SELECT id, password_hash, username, role FROM users WHERE lower(username) = lower($1)", 1 },
+	[US_WORKER_METRICS] = { "worker_metrics", WMETRICS_SELECT_SQL, 1 },
 };
 
 const struct json_field users_register_fields[] = {

@@ -22,6 +22,7 @@ enum users_stmt {
 	US_GET,
 	US_DELETE,
 	US_CREDENTIALS,
+	US_WORKER_METRICS,
 	US_COUNT_
 };
 

@@ -145,3 +145,25 @@ flow_mails_to(const char *addr, const char *subject)
 	closedir(d);
 	return n;
 }
+
+double
+flow_metric(const char *service, const char *prefix)
+{
+	struct itest_resp r;
+	char path[64];
+	const char *line;
+	double sum = -1;
+	size_t n = strlen(prefix);
+
+	snprintf(path, sizeof(path), "/metrics/%s", service);
+	if (itest_json("GET", "internal", path, NULL, NULL, &r) == 200 && r.body != NULL) {
+		for (line = r.body; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "") {
+			const char *sp;
+			if (strncmp(line, prefix, n) != 0 || (sp = strchr(line, ' ')) == NULL)
+				continue;
+			sum = (sum < 0 ? 0 : sum) + strtod(sp + 1, NULL);
+		}
+	}
+	itest_resp_free(&r);
+	return sum;
+}

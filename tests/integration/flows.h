@@ -39,6 +39,11 @@ int64_t flow_wait_count(const char *db, const char *sql, int64_t want, int secs)
  * (NULL = any); -1, with a failed assertion, when there is no sink. */
 int flow_mails_to(const char *addr, const char *subject);
 
+/* Sum of the values of the Prometheus lines in GET /metrics/<service> on
+ * the internal listener that start with prefix (a metric name and the
+ * start of its labels); -1 when there is none, or the page failed. */
+double flow_metric(const char *service, const char *prefix);
+
 /* Member name of object o (NULL when o is not an object or lacks it). */
 const cJSON *jget(const cJSON *o, const char *name);
 /* Its string value, "" when it is missing or not a string. */

@@ -149,6 +149,55 @@ test_register_create_cancel(void)
 	itest_resp_free(&r);
 }
 
+/* Polls flow_metric until it is at least min (or secs pass). */
+static double
+wait_metric(const char *service, const char *prefix, double min, int secs)
+{
+	double v = -1;
+
+	for (int i = 0; i < secs * 10; i++) {
+		if ((v = flow_metric(service, prefix)) >= min)
+			break;
+		itest_sleep_ms(100);
+	}
+	return v;
+}
+
+/* The workers' counters reach the /metrics of their database's service
+ * (the test stack has them report every second); a worker that stopped
+ * reporting long ago is left out. */
+static void
+test_worker_metrics(void)
+{
+	static const struct { const char *service, *prefix; } live[] = {
+		{ "notifications", "esm_worker_messages_consumed_total{worker=\"notifier\"" },
+		{ "notifications", "esm_worker_mails_sent_total{worker=\"notifier\"" },
+		{ "notifications", "esm_worker_notifications_written_total{worker=\"notifier\"" },
+		{ "tasks", "esm_worker_messages_published_total{worker=\"relay-tasks\"" },
+		{ "users", "esm_worker_messages_published_total{worker=\"relay-registrations\"" },
+		{ "logmonitor", "esm_worker_messages_consumed_total{worker=\"logcollector\"" },
+		{ "logmonitor", "esm_worker_records_stored_total{worker=\"logcollector\"" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (wait_metric(live[i].service, live[i].prefix, 1, 10) < 1) {
+			fprintf(stderr, "  /metrics/%s: no %s above 0\n", live[i].service, live[i].prefix);
+			CU_FAIL("a worker counter is missing or zero");
+		}
+	/* present even when nothing failed */
+	CU_ASSERT(flow_metric("notifications", "esm_worker_messages_dead_lettered_total{worker=\"notifier\"") >= 0);
+	CU_ASSERT(flow_metric("notifications", "esm_worker_messages_failed_total{worker=\"notifier\"") >= 0);
+	CU_ASSERT(flow_metric("notifications", "esm_worker_consumer_lag{worker=\"notifier\"") >= 0);
+	CU_ASSERT(flow_metric("logmonitor", "esm_worker_consumer_lag{worker=\"logcollector\"") >= 0);
+	/* a row not renewed for ten minutes is a worker that is gone */
+	CU_ASSERT_EQUAL_FATAL(itest_sql_exec("notifications", "INSERT INTO worker_metrics (worker, "
+	    "instance, metric, value, updated_at) VALUES ('ghost', 'gone:1', 'messages_consumed_total', "
+	    "5, now() - interval '10 minutes') ON CONFLICT DO NOTHING"), 0);
+	CU_ASSERT_EQUAL(flow_metric("notifications", "esm_worker_messages_consumed_total{worker=\"ghost\""), -1);
+	CU_ASSERT_EQUAL(itest_sql_exec("notifications", "DELETE FROM worker_metrics WHERE worker = 'ghost'"), 0);
+}
+
 static void
 test_list_api(void)
 {
@@ -482,6 +531,7 @@ test_broker_down(void)
 
 static CU_TestInfo tests[] = {
 	{ "register, create, cancel: three notifications, three mails", test_register_create_cancel },
+	{ "workers' counters in their services' /metrics", test_worker_metrics },
 	{ "notification list: filters, paging, visibility", test_list_api },
 	{ "replays, unknown types, dead letters", test_replay_generic_dead_letter },
 	{ "a task event before its user's gets the real address", test_task_event_before_user },

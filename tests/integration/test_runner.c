@@ -239,6 +239,11 @@ test_lifecycle(void)
 	itest_json("GET", "gateway", TASKS "?status=pending", NULL, u.access, &r);
 	CU_ASSERT_EQUAL(cJSON_GetNumberValue(jget(jget(r.json, "pagination"), "total")), 0);
 	itest_resp_free(&r);
+	/* the runner's counters in the task service's /metrics */
+	for (i = 0; i < 50 && flow_metric("tasks", "esm_worker_tasks_completed_total{worker=\"taskrunner\"") < N; i++)
+		itest_sleep_ms(100);
+	CU_ASSERT(flow_metric("tasks", "esm_worker_tasks_completed_total{worker=\"taskrunner\"") >= N);
+	CU_ASSERT(flow_metric("tasks", "esm_worker_slots{worker=\"taskrunner\"") >= 4);
 	/* a completed task cannot be cancelled */
 	snprintf(path, sizeof(path), TASKS "/%lld/cancel", (long long)ids[0]);
 	itest_http("PUT", "gateway", path, NULL, NULL, 0, u.access, NULL, &r);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "logcol.h"
 #include "logship.h"
+#include "wmetrics.h"
 
 #define LOGCOL_POLL_MS 100
 #define LOGCOL_BACKOFF_MIN_MS 100
@@ -64,6 +65,26 @@ logcol_log_stats(const struct logcol *lc, const char *why)
 	    (unsigned long long)lc->st.db_fail, (unsigned long long)lc->st.purged);
 }
 
+/* The collector's counters for the service's /metrics (wmetrics.h):
+ * messages_failed_total counts the records skipped as unparseable. */
+static void
+logcol_publish(wmetrics *wm, const struct logcol *lc, kafka_consumer *c, uint64_t consumed,
+    int force)
+{
+	const struct wmetric m[] = {
+		{ "messages_consumed_total", (double)consumed },
+		{ "messages_failed_total", (double)lc->st.bad },
+		{ "records_stored_total", (double)lc->st.records },
+		{ "errors_stored_total", (double)lc->st.errors_stored },
+		{ "duplicates_total", (double)lc->st.duplicates },
+		{ "expired_total", (double)lc->st.expired },
+		{ "db_failures_total", (double)lc->st.db_fail },
+		{ "consumer_lag", (double)(c ? kafka_consumer_lag(c) : -1) },
+	};
+
+	wmetrics_report(wm, m, ESM_NELEM(m), force);
+}
+
 int
 main(void)
 {
@@ -73,6 +94,8 @@ main(void)
 	static struct logcol lc;
 	kafka_consumer *c = NULL;
 	logship *ship = NULL;
+	wmetrics *wm = NULL;
+	uint64_t consumed = 0;
 	const char *dsn, *bootstrap;
 	int64_t next_purge, next_stats, purge_us, stats_us;
 	char err[256];
@@ -106,6 +129,7 @@ main(void)
 		goto out;
 	}
 	ship = logship_from_env("logcollector");
+	wm = wmetrics_open(dsn, "logcollector");
 	log_info("logcollector started: batch %d, retention %lld days, kafka %s", batch,
 	    (long long)(lc.retention_s / 86400), bootstrap);
 
@@ -149,7 +173,9 @@ main(void)
 		}
 		for (i = 0; i < n; i++)
 			kafka_msg_free(km[i]);
+		consumed += n;
 		logship_poll(ship);
+		logcol_publish(wm, &lc, c, consumed, 0);
 		if (util_mono_us() >= next_purge) {
 			if (logcol_purge(&lc) == -1)
 				log_warn("retention purge failed, next try in %lld s",
@@ -162,9 +188,11 @@ main(void)
 		}
 	}
 	logcol_log_stats(&lc, "stopping");
+	logcol_publish(wm, &lc, c, consumed, 1);
 	code = 0;
 out:
 	kafka_consumer_free(c);
+	wmetrics_close(wm);
 	logship_free(ship, 1000);
 	db_close(lc.d);
 	logcol_free(&lc);

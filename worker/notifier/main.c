@@ -38,6 +38,7 @@
 #include "logship.h"
 #include "mail.h"
 #include "notifier.h"
+#include "wmetrics.h"
 
 #define NOTIFIER_TOPICS_MAX 16
 #define NOTIFIER_DB_ERROR_TRIES 5	/* DB_ERROR (not a lost connection) this often: DLQ */
@@ -212,6 +213,25 @@ notifier_handle(struct notifier *nt, kafka_msg *const *ms, struct notifier_item 
 	return 0;
 }
 
+/* The notifier's counters for the service's /metrics (wmetrics.h):
+ * messages_failed_total counts the stores that failed and were retried. */
+static void
+notifier_publish(wmetrics *wm, const struct notifier *nt, int force)
+{
+	const struct wmetric m[] = {
+		{ "messages_consumed_total", (double)nt->st.consumed },
+		{ "messages_failed_total", (double)nt->st.db_retries },
+		{ "messages_dead_lettered_total", (double)nt->st.dead },
+		{ "notifications_written_total", (double)nt->st.written },
+		{ "duplicates_total", (double)nt->st.duplicates },
+		{ "mails_sent_total", (double)__atomic_load_n(&nt->mail.mailed, __ATOMIC_RELAXED) },
+		{ "mails_failed_total", (double)__atomic_load_n(&nt->mail.failed, __ATOMIC_RELAXED) },
+		{ "consumer_lag", (double)(nt->c ? kafka_consumer_lag(nt->c) : -1) },
+	};
+
+	wmetrics_report(wm, m, ESM_NELEM(m), force);
+}
+
 static void
 notifier_log_stats(const struct notifier *nt, const char *what)
 {
@@ -300,6 +320,7 @@ main(void)
 	kafka_msg *m, *batch[NOTIFIER_BATCH_MAX];
 	static struct notifier_item items[NOTIFIER_BATCH_MAX];
 	logship *ship = NULL;
+	wmetrics *wm = NULL;
 
 	log_init("notifier");
 	memset(&nt, 0, sizeof(nt));
@@ -346,6 +367,7 @@ main(void)
 		goto out;
 	}
 	ship = logship_from_env("notifier");
+	wm = wmetrics_open(dsn, "notifier");
 	if (nt.mail.cfg.url != NULL && notifier_mailer_start(&nt.mail) == -1) {
 		log_crit("cannot start the mailer thread");
 		goto out;
@@ -367,12 +389,14 @@ main(void)
 				kafka_msg_free(batch[--n]);
 		}
 		logship_poll(ship);
+		notifier_publish(wm, &nt, 0);
 		if (util_mono_us() >= next_stats) {
 			notifier_log_stats(&nt, "counters");
 			next_stats = util_mono_us() + stats_us;
 		}
 	}
 	notifier_log_stats(&nt, "stopping");
+	notifier_publish(wm, &nt, 1);
 	rc = 0;
 out:
 	notifier_mailer_join(&nt.mail);
@@ -381,6 +405,7 @@ out:
 	db_close(nt.d);
 	mail_cleanup();
 	free(tbuf);
+	wmetrics_close(wm);
 	logship_free(ship, 1000);
 	return rc;
 }

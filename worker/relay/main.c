@@ -27,8 +27,24 @@
 #include "log.h"
 #include "logship.h"
 #include "relay.h"
+#include "wmetrics.h"
 
 static volatile sig_atomic_t relay_stop;
+
+/* The relay's counters for the service's /metrics (wmetrics.h). */
+static void
+relay_publish(wmetrics *wm, const struct relay *r, int force)
+{
+	const struct wmetric m[] = {
+		{ "messages_published_total", (double)r->st.sent },
+		{ "messages_failed_total", (double)r->st.failed },
+		{ "batches_total", (double)r->st.batches },
+		{ "kafka_failures_total", (double)r->st.kafka_fail },
+		{ "db_failures_total", (double)r->st.db_fail },
+	};
+
+	wmetrics_report(wm, m, ESM_NELEM(m), force);
+}
 
 int
 main(void)
@@ -40,6 +56,7 @@ main(void)
 	int64_t idle_since = 0;
 	int poll_ms, idle_ms, backoff = 0, ms;
 	logship *ship;
+	wmetrics *wm;
 
 	log_init("relay");
 	memset(&cfg, 0, sizeof(cfg));
@@ -63,6 +80,7 @@ main(void)
 		return 1;
 	}
 	ship = logship_from_env("relay");
+	wm = wmetrics_open(cfg.dsn, "relay");
 	log_info("relay started: batch %d, poll %d ms (%d ms when idle), delivery timeout %d ms, kafka %s",
 	    cfg.batch, poll_ms, idle_ms, cfg.delivery_ms, cfg.bootstrap);
 
@@ -80,9 +98,12 @@ main(void)
 		}
 		if (!relay_stop)
 			relay_idle(&r, ms, &relay_stop);
+		relay_publish(wm, &r, 0);
 		logship_poll(ship);
 	}
 	relay_log_stats(&r, "stopping");
+	relay_publish(wm, &r, 1);
+	wmetrics_close(wm);
 	relay_close(&r);
 	logship_free(ship, 1000);
 	return 0;

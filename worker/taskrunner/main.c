@@ -27,6 +27,7 @@
 #include "log.h"
 #include "logship.h"
 #include "runner.h"
+#include "wmetrics.h"
 
 #define RUNNER_NAP_MAX_US 100000	/* the stop flag is looked at this often */
 
@@ -224,6 +225,30 @@ runner_log_stats(const struct runner *r, const char *what)
 	    (unsigned long long)r->st.db_errors, busy, r->nslots);
 }
 
+/* The runner's counters for the service's /metrics (wmetrics.h). */
+static void
+runner_publish(wmetrics *wm, const struct runner *r, int force)
+{
+	int busy = 0;
+
+	for (int i = 0; i < r->nslots; i++)
+		busy += r->slot[i].busy;
+	{
+		const struct wmetric m[] = {
+			{ "tasks_claimed_total", (double)r->st.claimed },
+			{ "tasks_taken_over_total", (double)r->st.taken_over },
+			{ "tasks_completed_total", (double)r->st.completed },
+			{ "tasks_failed_total", (double)r->st.failed },
+			{ "tasks_dropped_total", (double)r->st.dropped },
+			{ "tasks_released_total", (double)r->st.released },
+			{ "db_failures_total", (double)r->st.db_errors },
+			{ "busy_slots", busy },
+			{ "slots", r->nslots },
+		};
+		wmetrics_report(wm, m, ESM_NELEM(m), force);
+	}
+}
+
 static void
 runner_nap(int64_t us)
 {
@@ -246,6 +271,7 @@ main(void)
 	int poll_ms, backoff = 0;
 	int64_t stats_us, next_stats, next_claim = 0, now, wake;
 	logship *ship = NULL;
+	wmetrics *wm = NULL;
 
 	log_init("taskrunner");
 	dsn = cfg_str("ESM_DB_DSN", NULL);
@@ -268,6 +294,7 @@ main(void)
 		return 1;
 	}
 	ship = logship_from_env("taskrunner");
+	wm = wmetrics_open(dsn, "taskrunner");
 	log_info("task runner started: %d slots, work at %d%%, lease %lld ms, poll %d ms, "
 	    "%d attempts", r.nslots, r.pct, (long long)(r.cfg.lease_us / 1000), poll_ms,
 	    r.cfg.max_attempts);
@@ -292,6 +319,7 @@ main(void)
 			if (r.slot[i].busy && r.slot[i].next_us < wake)
 				wake = r.slot[i].next_us;
 		logship_poll(ship);
+		runner_publish(wm, &r, 0);
 		if (util_mono_us() >= next_stats) {
 			runner_log_stats(&r, "counters");
 			next_stats = util_mono_us() + stats_us;
@@ -301,6 +329,8 @@ main(void)
 	}
 	runner_release_all(&r);
 	runner_log_stats(&r, "stopping");
+	runner_publish(wm, &r, 1);
+	wmetrics_close(wm);
 	db_close(r.d);
 	logship_free(ship, 1000);
 	return 0;
