@@ -52,6 +52,7 @@ http_req_close(struct http_req *r)
 	}
 	buf_free(&r->hdr);
 	buf_free(&r->out);
+	buf_free(&r->scratch);
 }
 
 static void
@@ -162,6 +163,10 @@ http_finish(struct http_req *r)
 	r->rid[0] = r->client[0] = '\0';
 	buf_reset(&r->hdr);
 	buf_reset(&r->out);
+	/* A large page's buffer is let go of rather than kept. */
+	if (r->scratch.cap > HTTP_SCRATCH_KEEP)
+		buf_free(&r->scratch);
+	buf_reset(&r->scratch);
 }
 
 void

@@ -21,6 +21,7 @@ struct route;
 
 /* The parameters every request reads, found in one pass at accept. */
 #define HTTP_HOT_PARAMS 9
+#define HTTP_SCRATCH_KEEP (256 * 1024)	/* bytes of scratch kept between requests */
 
 struct http_req {
 	void *fx;			/* FCGX_Request, owned */
@@ -42,6 +43,8 @@ struct http_req {
 	int authed;
 	buf_t hdr;			/* extra response header lines */
 	buf_t out;			/* the reply being assembled; kept between requests */
+	buf_t scratch;			/* a handler's reply body under assembly; kept
+					   between requests like out, empty at each */
 	int status;			/* status of the reply, 0 until replied */
 	int64_t started_us;
 };

@@ -39,28 +39,6 @@ put_i64(buf_t *b, const char *name, const char *s, int64_t min, int64_t max)
 	return buf_puts(b, name) == -1 ? -1 : buf_puts(b, s);
 }
 
-/* The reply body of GET and the list, kept between requests (a process
- * serves one at a time), so a page costs no allocation once it has grown;
- * let go of when a large page made it big. */
-#define TASKS_REPLY_KEEP (256 * 1024)
-static buf_t reply_buf;
-
-static buf_t *
-reply_begin(void)
-{
-	buf_reset(&reply_buf);
-	return &reply_buf;
-}
-
-static void
-reply_end(void)
-{
-	if (reply_buf.cap > TASKS_REPLY_KEEP)
-		buf_free(&reply_buf);
-	else
-		buf_reset(&reply_buf);
-}
-
 /* "name": then a jsonb column as PostgreSQL wrote it (always a JSON
  * value: jsonb stores only parsed JSON), or null. */
 static int
@@ -155,7 +133,8 @@ tasks_row_json(const db_res *res, int row, int full)
 	return t;
 }
 
-/* The reply is written straight from the row, as is the list's. */
+/* The reply is written straight from the row into the request's scratch
+ * buffer, as is the list's: no allocation once it has grown. */
 int
 tasks_h_get(struct http_req *r)
 {
@@ -174,13 +153,12 @@ tasks_h_get(struct http_req *r)
 		return http_error(r, 404, "no such task", NULL);
 	}
 	row_cols(res, 0, 0, col);
-	b = reply_begin();
+	b = &r->scratch;
 	if (buf_puts(b, "{\"task\":") == -1 || tasks_task_write(b, col, 1) == -1 ||
 	    buf_puts(b, "}") == -1)
 		rc = http_error(r, 500, NULL, NULL);
 	else
 		rc = http_reply(r, 200, "application/json", b->p, b->len);
-	reply_end();
 	db_res_free(res);
 	return rc;
 }
@@ -243,7 +221,7 @@ tasks_h_list(struct http_req *r)
 	char v[Q_N_][TASKS_QVAL_MAX + 1];
 	const char *p[Q_N_], *col[TASKS_NCOLS];
 	db_res *res = NULL;
-	buf_t *b = reply_begin();
+	buf_t *b = &r->scratch;
 	int64_t total, lim, off;
 	int rc, i, n = 0;
 
@@ -269,11 +247,9 @@ tasks_h_list(struct http_req *r)
 	    buf_puts(b, "}") == -1)
 		goto fail;
 	rc = http_reply(r, 200, "application/json", b->p, b->len);
-	reply_end();
 	db_res_free(res);
 	return rc;
 fail:
-	reply_end();
 	db_res_free(res);
 	return http_error(r, 500, NULL, NULL);
 }
