@@ -101,9 +101,11 @@ wmetrics_report(wmetrics *w, const struct wmetric *m, size_t n, int force)
 	else
 		db_rollback(w->d);
 out:
+	if (rc != DB_OK && w->every_us < (int64_t)WMETRICS_RETRY_S * 1000000)
+		w->next_us = now + (int64_t)WMETRICS_RETRY_S * 1000000;
 	if (rc != DB_OK && !w->failing)
 		log_warn("worker metrics not reported (%d); trying again in %lld s", rc,
-		    (long long)(w->every_us / 1000000));
+		    (long long)((w->next_us - now) / 1000000));
 	else if (rc == DB_OK && w->failing)
 		log_info("worker metrics reported again");
 	w->failing = rc != DB_OK;

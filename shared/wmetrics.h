@@ -20,16 +20,20 @@
 #include "util.h"
 
 #define WMETRICS_FRESH_S 120
+#define WMETRICS_RETRY_S 30	/* after a failed report, the next try */
 #define WMETRICS_NAME_MAX 63
 
+#define WMETRICS_STR_(x) #x
+#define WMETRICS_STR(x) WMETRICS_STR_(x)
 /* The service's query; rows: worker, instance, metric, value. */
 #define WMETRICS_SELECT_SQL \
 	"SELECT worker, instance, metric, value::text FROM worker_metrics " \
-	"WHERE updated_at > now() - interval '120 seconds' ORDER BY metric, worker, instance"
+	"WHERE updated_at > now() - interval '" WMETRICS_STR(WMETRICS_FRESH_S) " seconds' " \
+	"ORDER BY metric, worker, instance"
 
 struct wmetric {
 	const char *name;	/* without the esm_worker_ prefix */
-	double value;
+	double value;		/* NAN: unknown now, not written */
 };
 
 typedef struct wmetrics wmetrics;
@@ -40,7 +44,9 @@ typedef struct wmetrics wmetrics;
 wmetrics *wmetrics_open(const char *dsn, const char *program);
 /* Writes m[0..n) when the interval has passed since the last report, or at
  * once when force is set (at the end). A failure is logged once per
- * outage and otherwise ignored: figures are not worth a worker's time. */
+ * outage and the next try waits WMETRICS_RETRY_S (a database that does not
+ * answer would cost the worker a connect timeout each time): figures are
+ * not worth a worker's time. */
 void wmetrics_report(wmetrics *w, const struct wmetric *m, size_t n, int force);
 /* Accepts NULL. */
 void wmetrics_close(wmetrics *w);

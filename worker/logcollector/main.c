@@ -19,6 +19,7 @@
  * Its own lines are shipped too (logship); a database outage logs one
  * line per retry, which the backoff keeps rare.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ static void
 logcol_publish(wmetrics *wm, const struct logcol *lc, kafka_consumer *c, uint64_t consumed,
     int force)
 {
+	int64_t lag = c ? kafka_consumer_lag(c) : -1;
 	const struct wmetric m[] = {
 		{ "messages_consumed_total", (double)consumed },
 		{ "messages_failed_total", (double)lc->st.bad },
@@ -79,7 +81,7 @@ logcol_publish(wmetrics *wm, const struct logcol *lc, kafka_consumer *c, uint64_
 		{ "duplicates_total", (double)lc->st.duplicates },
 		{ "expired_total", (double)lc->st.expired },
 		{ "db_failures_total", (double)lc->st.db_fail },
-		{ "consumer_lag", (double)(c ? kafka_consumer_lag(c) : -1) },
+		{ "consumer_lag", lag >= 0 ? (double)lag : NAN },
 	};
 
 	wmetrics_report(wm, m, ESM_NELEM(m), force);
@@ -173,7 +175,7 @@ main(void)
 		}
 		for (i = 0; i < n; i++)
 			kafka_msg_free(km[i]);
-		consumed += n;
+		consumed += stored;
 		logship_poll(ship);
 		logcol_publish(wm, &lc, c, consumed, 0);
 		if (util_mono_us() >= next_purge) {

@@ -26,6 +26,7 @@
  *   ESM_NOTIFIER_STATS_S      seconds between counter lines (60)
  */
 #include <pthread.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,7 @@ notifier_handle(struct notifier *nt, kafka_msg *const *ms, struct notifier_item 
 static void
 notifier_publish(wmetrics *wm, const struct notifier *nt, int force)
 {
+	int64_t lag = nt->c ? kafka_consumer_lag(nt->c) : -1;
 	const struct wmetric m[] = {
 		{ "messages_consumed_total", (double)nt->st.consumed },
 		{ "messages_failed_total", (double)nt->st.db_retries },
@@ -226,7 +228,7 @@ notifier_publish(wmetrics *wm, const struct notifier *nt, int force)
 		{ "duplicates_total", (double)nt->st.duplicates },
 		{ "mails_sent_total", (double)__atomic_load_n(&nt->mail.mailed, __ATOMIC_RELAXED) },
 		{ "mails_failed_total", (double)__atomic_load_n(&nt->mail.failed, __ATOMIC_RELAXED) },
-		{ "consumer_lag", (double)(nt->c ? kafka_consumer_lag(nt->c) : -1) },
+		{ "consumer_lag", lag >= 0 ? (double)lag : NAN },
 	};
 
 	wmetrics_report(wm, m, ESM_NELEM(m), force);
