@@ -27,9 +27,10 @@
 static pid_t runners[RUNNERS_MAX];
 
 /* Starts a runner with work at pct percent, slots, a lease of lease_ms and
- * max claims per task; polls every 50 ms. ESM_TASKRUNNER_BIN names another
- * binary (a sanitizer build, say). Its log goes to the stack's
- * log/taskrunner.log. Returns its index, or -1. */
+ * the runners a task may lose; polls every 50 ms. It gets the task
+ * runner's DSN and none of the other credentials of the test environment.
+ * ESM_TASKRUNNER_BIN names another binary (a sanitizer build, say). Its
+ * log goes to the stack's log/taskrunner.log. Returns its index, or -1. */
 static int
 runner_start(int pct, int slots, int lease_ms, int attempts)
 {
@@ -42,7 +43,8 @@ runner_start(int pct, int slots, int lease_ms, int attempts)
 	if (i == RUNNERS_MAX || getenv("ESM_VAR") == NULL)
 		return -1;
 	snprintf(pidf, sizeof(pidf), "%s/taskrunner-test%d.pid", getenv("ESM_VAR"), i);
-	if (itest_sh("ESM_DB_DSN=\"$ESM_DSN_TASKRUNNER\" ESM_TASKRUNNER_WORK_PCT=%d "
+	if (itest_sh("DSN=$ESM_DSN_TASKRUNNER; unset ESM_PG_SUPER_DSN $(env | sed -n "
+	    "'s/^\\(ESM_DSN_[A-Z_]*\\)=.*/\\1/p'); ESM_DB_DSN=\"$DSN\" ESM_TASKRUNNER_WORK_PCT=%d "
 	    "ESM_TASKRUNNER_SLOTS=%d ESM_TASKRUNNER_LEASE_MS=%d ESM_TASKRUNNER_MAX_ATTEMPTS=%d "
 	    "ESM_TASKRUNNER_POLL_MS=50 setsid \"${ESM_TASKRUNNER_BIN:-$ESM_ROOT/build/bin/esm-taskrunner}\" </dev/null "
 	    ">>\"$ESM_VAR/log/taskrunner.log\" 2>&1 & echo $! >'%s'", pct, slots, lease_ms, attempts,
@@ -73,6 +75,35 @@ runner_signal(int i, int sig, int secs)
 		itest_sleep_ms(20);
 	}
 	return -1;
+}
+
+/* The value of one of runner i's counters in the task service's /metrics
+ * (name without the esm_worker_ prefix), -1 while it has reported none. */
+static double
+runner_metric(int i, const char *name)
+{
+	char prefix[256], host[64];
+
+	if (i < 0 || gethostname(host, sizeof(host)) != 0)
+		return -1;
+	host[sizeof(host) - 1] = '\0';
+	snprintf(prefix, sizeof(prefix), "esm_worker_%s{worker=\"taskrunner\",instance=\"%s:%d\"}",
+	    name, host, (int)runners[i]);
+	return flow_metric("tasks", prefix);
+}
+
+/* Polls runner_metric until it is at least min (or secs pass). */
+static double
+wait_runner_metric(int i, const char *name, double min, int secs)
+{
+	double v = -1;
+
+	for (int k = 0; k < secs * 10; k++) {
+		if ((v = runner_metric(i, name)) >= min)
+			break;
+		itest_sleep_ms(100);
+	}
+	return v;
 }
 
 /* Before each test: the tasks the other suites left pending or processing
@@ -164,6 +195,7 @@ test_lifecycle(void)
 	struct itest_resp r;
 	int64_t ids[N];
 	char body[256], rid[64], path[128], sql[640], refs[N][32];
+	int a;
 	const cJSON *t, *res;
 	size_t i;
 
@@ -175,7 +207,7 @@ test_lifecycle(void)
 		CU_ASSERT_FATAL((ids[i] = create(&u, body, rid)) > 0);
 	}
 	/* 5 % of the nominal work: 75 to 200 ms a task */
-	CU_ASSERT_FATAL(runner_start(5, 4, 30000, 3) >= 0);
+	CU_ASSERT_FATAL((a = runner_start(5, 4, 30000, 3)) >= 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "completed", N, 60), N);
 	for (i = 0; i < N; i++) {
 		snprintf(path, sizeof(path), TASKS "/%lld", (long long)ids[i]);
@@ -239,11 +271,10 @@ test_lifecycle(void)
 	itest_json("GET", "gateway", TASKS "?status=pending", NULL, u.access, &r);
 	CU_ASSERT_EQUAL(cJSON_GetNumberValue(jget(jget(r.json, "pagination"), "total")), 0);
 	itest_resp_free(&r);
-	/* the runner's counters in the task service's /metrics */
-	for (i = 0; i < 50 && flow_metric("tasks", "esm_worker_tasks_completed_total{worker=\"taskrunner\"") < N; i++)
-		itest_sleep_ms(100);
-	CU_ASSERT(flow_metric("tasks", "esm_worker_tasks_completed_total{worker=\"taskrunner\"") >= N);
-	CU_ASSERT(flow_metric("tasks", "esm_worker_slots{worker=\"taskrunner\"") >= 4);
+	/* this runner's counters in the task service's /metrics */
+	CU_ASSERT_EQUAL(wait_runner_metric(a, "tasks_completed_total", N, 10), N);
+	CU_ASSERT_EQUAL(runner_metric(a, "tasks_claimed_total"), N);
+	CU_ASSERT_EQUAL(runner_metric(a, "slots"), 4);
 	/* a completed task cannot be cancelled */
 	snprintf(path, sizeof(path), TASKS "/%lld/cancel", (long long)ids[0]);
 	itest_http("PUT", "gateway", path, NULL, NULL, 0, u.access, NULL, &r);
@@ -297,10 +328,11 @@ test_cancel_during_work(void)
 	struct itest_resp r;
 	char path[128], sql[512];
 	int64_t id;
+	int a;
 
 	CU_ASSERT_FATAL(flow_user(&u, "trc", 0) == 0);
 	/* report_generation at 50 %: 2 s of work */
-	CU_ASSERT_FATAL(runner_start(50, 4, 30000, 3) >= 0);
+	CU_ASSERT_FATAL((a = runner_start(50, 4, 30000, 3)) >= 0);
 	CU_ASSERT_FATAL((id = create(&u, "{\"taskType\":\"report_generation\"}", NULL)) > 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "processing", 1, 10), 1);
 	snprintf(path, sizeof(path), TASKS "/%lld/cancel", (long long)id);
@@ -311,7 +343,8 @@ test_cancel_during_work(void)
 	    "'{\"eventType\":\"task_cancelled\",\"taskId\":%lld,\"previousStatus\":\"processing\"}'",
 	    (long long)id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), 1);
-	itest_sleep_ms(2500);	/* past the end of the work */
+	/* the runner noticed at its next look and dropped the work */
+	CU_ASSERT_EQUAL(wait_runner_metric(a, "tasks_dropped_total", 1, 10), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE id = %lld AND status = 'cancelled' "
 	    "AND result IS NULL", (long long)id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), 1);
@@ -337,21 +370,21 @@ test_kill9_takeover(void)
 	int a, i;
 
 	CU_ASSERT_FATAL(flow_user(&u, "trk", 0) == 0);
-	/* 2 s of work a task, a 1.5 s lease */
-	CU_ASSERT_FATAL((a = runner_start(100, 8, 1500, 3)) >= 0);
 	for (i = 0; i < N; i++)
 		CU_ASSERT_FATAL((ids[i] = create(&u, "{}", NULL)) > 0);
+	/* 2 s of work a task, a 3 s lease */
+	CU_ASSERT_FATAL((a = runner_start(100, 8, 3000, 3)) >= 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "processing", N, 10), N);
 	CU_ASSERT_FATAL(runner_signal(a, SIGKILL, 10) >= 0);
 	CU_ASSERT_EQUAL(tasks_in(&u, "processing"), N);
-	CU_ASSERT_FATAL(runner_start(25, 8, 1500, 3) >= 0);
+	CU_ASSERT_FATAL(runner_start(25, 8, 3000, 3) >= 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "completed", N, 30), N);
 	for (i = 0; i < N; i++) {
 		CU_ASSERT_EQUAL(status_events(ids[i], "processing"), 1);
 		CU_ASSERT_EQUAL(status_events(ids[i], "completed"), 1);
 	}
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE user_id = %lld AND attempts = 2 "
-	    "AND (result->>'attempt')::int = 2 AND progress = 100", (long long)u.id);
+	    "AND lost = 1 AND (result->>'attempt')::int = 2 AND progress = 100", (long long)u.id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), N);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE user_id = %lld AND "
 	    "subject = 'Task Completed'", (long long)u.id);
@@ -361,7 +394,9 @@ test_kill9_takeover(void)
 }
 
 /* A runner that wakes up after losing its lease (stopped, not dead)
- * changes nothing: the runner that took the task over finishes it. */
+ * changes nothing: the runner that took the task over finishes it. The
+ * stale runner wakes after its own work would have ended, so its first
+ * write is the completion, which the claim count must stop. */
 static void
 test_stale_runner_fenced(void)
 {
@@ -371,17 +406,21 @@ test_stale_runner_fenced(void)
 	int a;
 
 	CU_ASSERT_FATAL(flow_user(&u, "trf", 0) == 0);
-	/* 2 s of work, a 1.2 s lease */
-	CU_ASSERT_FATAL((a = runner_start(100, 4, 1200, 3)) >= 0);
 	CU_ASSERT_FATAL((id = create(&u, "{}", NULL)) > 0);
+	/* A: 1 s of work, a 1 s lease */
+	CU_ASSERT_FATAL((a = runner_start(50, 4, 1000, 3)) >= 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "processing", 1, 10), 1);
 	CU_ASSERT_FATAL(kill(runners[a], SIGSTOP) == 0);
-	CU_ASSERT_FATAL(runner_start(100, 4, 1200, 3) >= 0);
+	/* B takes it over when A's lease has run out: 3 s of work */
+	CU_ASSERT_FATAL(runner_start(150, 4, 30000, 3) >= 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE id = %lld AND attempts = 2 "
 	    "AND status = 'processing'", (long long)id);
-	CU_ASSERT_EQUAL(flow_wait_count("tasks", sql, 1, 10), 1);
-	/* the stale runner wakes in the middle of the new one's work */
+	CU_ASSERT_EQUAL_FATAL(flow_wait_count("tasks", sql, 1, 10), 1);
+	/* A wakes past the end of its own work, in the middle of B's */
+	itest_sleep_ms(1200);
 	CU_ASSERT_FATAL(kill(runners[a], SIGCONT) == 0);
+	CU_ASSERT_EQUAL(wait_runner_metric(a, "tasks_dropped_total", 1, 10), 1);
+	CU_ASSERT_EQUAL(runner_metric(a, "tasks_completed_total"), 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "completed", 1, 10), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE id = %lld AND attempts = 2 "
 	    "AND (result->>'attempt')::int = 2", (long long)id);
@@ -400,19 +439,22 @@ test_attempts_exhausted(void)
 
 	CU_ASSERT_FATAL(flow_user(&u, "tra", 0) == 0);
 	CU_ASSERT_FATAL((id = create(&u, "{}", NULL)) > 0);
-	/* as a third runner would leave it: claimed three times, lease gone */
-	snprintf(sql, sizeof(sql), "UPDATE tasks SET status = 'processing', attempts = 3, progress = 40, "
-	    "started_at = now(), lease_until = now() - interval '1 second' WHERE id = %lld", (long long)id);
+	/* as a third runner that died would leave it: two runners lost on it
+	 * before, its own lease gone */
+	snprintf(sql, sizeof(sql), "UPDATE tasks SET status = 'processing', attempts = 3, lost = 2, "
+	    "progress = 40, started_at = now(), lease_until = now() - interval '1 second' "
+	    "WHERE id = %lld", (long long)id);
 	CU_ASSERT_FATAL(itest_sql_exec("tasks", sql) == 0);
 	CU_ASSERT_FATAL(runner_start(0, 2, 30000, 3) >= 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "failed", 1, 10), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE id = %lld AND attempts = 4 AND "
-	    "error_message = 'no runner finished the task in 3 attempts' AND result IS NULL AND "
-	    "completed_at IS NOT NULL AND lease_until IS NULL", (long long)id);
+	    "lost = 3 AND error_message = 'no runner finished the task: 3 of them were lost on it' AND "
+	    "result IS NULL AND progress = 40 AND completed_at IS NOT NULL AND lease_until IS NULL",
+	    (long long)id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM outbox WHERE payload::jsonb @> "
 	    "'{\"eventType\":\"task_status_changed\",\"taskId\":%lld,\"previousStatus\":\"processing\","
-	    "\"status\":\"failed\"}'", (long long)id);
+	    "\"status\":\"failed\",\"progress\":40}'", (long long)id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), 1);
 	snprintf(sql, sizeof(sql), "SELECT reference FROM tasks WHERE id = %lld", (long long)id);
 	if ((ref = itest_sql_text("tasks", sql)) == NULL) {
@@ -426,8 +468,9 @@ test_attempts_exhausted(void)
 	CU_ASSERT_EQUAL(flow_wait_count("notifications", sql, 1, 30), 1);
 }
 
-/* SIGTERM: the runner stops at once and gives its tasks up, so the next
- * runner takes them over without waiting for the lease. */
+/* SIGTERM: the runner stops at once and hands its tasks back, so the next
+ * runner takes them over without waiting for the lease; and clean stops,
+ * however many (a rolling deploy), never fail a task as lost. */
 static void
 test_sigterm_release(void)
 {
@@ -448,13 +491,21 @@ test_sigterm_release(void)
 		fprintf(stderr, "  SIGTERM: the runner took %d ms to stop\n", ms);
 	CU_ASSERT(ms >= 0 && ms < 5000);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE user_id = %lld AND "
-	    "status = 'processing' AND lease_until <= now()", (long long)u.id);
+	    "status = 'processing' AND lease_until = '-infinity'", (long long)u.id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), 2);
+	/* three more runners take them over at once and are stopped in turn */
+	for (int k = 0; k < 3; k++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE user_id = %lld AND "
+		    "status = 'processing' AND attempts = %d AND lease_until > now()", (long long)u.id, k + 2);
+		CU_ASSERT_FATAL((a = runner_start(100, 4, 30000, 3)) >= 0);
+		CU_ASSERT_EQUAL_FATAL(flow_wait_count("tasks", sql, 2, 10), 2);
+		CU_ASSERT_FATAL(runner_signal(a, SIGTERM, 10) >= 0);
+	}
 	CU_ASSERT_FATAL(runner_start(5, 4, 30000, 3) >= 0);
 	/* well inside the 30 s the lease would have held them */
 	CU_ASSERT_EQUAL(wait_tasks(&u, "completed", 2, 10), 2);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE user_id = %lld AND attempts = 2",
-	    (long long)u.id);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE user_id = %lld AND attempts = 5 "
+	    "AND lost = 0", (long long)u.id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), 2);
 }
 
@@ -465,13 +516,18 @@ test_two_runners(void)
 	enum { N = 100 };
 	struct flow_user u;
 	char sql[512];
+	int a, b;
 
 	CU_ASSERT_FATAL(flow_user(&u, "trt", 0) == 0);
 	for (int i = 0; i < N; i++)
 		CU_ASSERT_FATAL(create(&u, i % 2 ? "{\"priority\":\"high\"}" : "{}", NULL) > 0);
-	CU_ASSERT_FATAL(runner_start(0, 4, 30000, 3) >= 0);
-	CU_ASSERT_FATAL(runner_start(0, 4, 30000, 3) >= 0);
+	/* 100 to 200 ms a task: neither runner can take them all alone */
+	CU_ASSERT_FATAL((a = runner_start(5, 4, 30000, 3)) >= 0);
+	CU_ASSERT_FATAL((b = runner_start(5, 4, 30000, 3)) >= 0);
 	CU_ASSERT_EQUAL_FATAL(wait_tasks(&u, "completed", N, 60), N);
+	/* both took part, and between them claimed each task once */
+	CU_ASSERT(wait_runner_metric(a, "tasks_claimed_total", 1, 10) >= 1);
+	CU_ASSERT(wait_runner_metric(b, "tasks_claimed_total", 1, 10) >= 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE user_id = %lld AND attempts = 1",
 	    (long long)u.id);
 	CU_ASSERT_EQUAL(flow_count("tasks", sql), N);

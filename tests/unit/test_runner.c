@@ -128,7 +128,8 @@ test_event(void)
 static void
 test_task_from(void)
 {
-	const char *ok[RUNNER_NCOLS] = { "1000", "TASK2026120200AB12CF", "file_upload", "42", "1", "0", "rid-7" };
+	const char *ok[RUNNER_NCOLS] = { "1000", "TASK2026120200AB12CF", "file_upload", "42", "1", "0",
+	    "rid-7", "2" };
 	const char *col[RUNNER_NCOLS];
 	struct runner_task t;
 	char longrid[200];
@@ -138,6 +139,7 @@ test_task_from(void)
 	CU_ASSERT_EQUAL(t.user_id, 42);
 	CU_ASSERT_EQUAL(t.attempt, 1);
 	CU_ASSERT_EQUAL(t.nkeys, 0);
+	CU_ASSERT_EQUAL(t.lost, 2);
 	CU_ASSERT_STRING_EQUAL(t.ref, "TASK2026120200AB12CF");
 	CU_ASSERT_STRING_EQUAL(t.type, "file_upload");
 	CU_ASSERT_STRING_EQUAL(t.status, "processing");
@@ -156,7 +158,7 @@ test_task_from(void)
 	static const struct { int col; const char *v; } bad[] = {
 		{ 0, "0" }, { 0, "abc" }, { 0, "" }, { 1, "" },
 		{ 1, "TASK2026120200AB12CFTASK2026120200AB12CF" }, { 2, "" }, { 3, "-1" },
-		{ 4, "0" }, { 4, "99999999999" }, { 5, "-1" },
+		{ 4, "0" }, { 4, "99999999999" }, { 5, "-1" }, { 7, "-1" }, { 7, "" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memcpy(col, ok, sizeof(col));

@@ -120,6 +120,9 @@ runner_task_from(struct runner_task *t, const char *const col[RUNNER_NCOLS])
 	if (util_parse_i64(col[5], 0, INT32_MAX, &v) == -1)
 		return -1;
 	t->nkeys = (int)v;
+	if (util_parse_i64(col[7], 0, INT32_MAX, &v) == -1)
+		return -1;
+	t->lost = (int)v;
 	/* Only ever written by the service after its checks; anything else is
 	 * dropped rather than let the task stall. */
 	if (strlen(col[6]) <= RUNNER_RID_MAX && !util_has_ctrl(col[6], strlen(col[6])))

@@ -6,8 +6,9 @@
  * claim, and poll every ESM_TASKRUNNER_POLL_MS when there is not. A failed
  * database call is tried again with backoff; a lease that runs out
  * meanwhile hands the task to another runner, and this one's fenced writes
- * then change nothing. SIGTERM/SIGINT: release every task held (its lease
- * ends now, so the next runner takes it over at once) and stop.
+ * then change nothing. Statement timeouts and retry waits stay well under
+ * the lease. SIGTERM/SIGINT: hand every task back (the next runner takes it
+ * over at once) and stop.
  *
  * Environment:
  *   ESM_DB_DSN                    the task database as esm_taskrunner (required)
@@ -15,7 +16,7 @@
  *   ESM_TASKRUNNER_WORK_PCT       percent of each type's nominal work (100)
  *   ESM_TASKRUNNER_LEASE_MS       lease of a claim, renewed by progress (30000)
  *   ESM_TASKRUNNER_POLL_MS        look for new tasks this often when idle (200)
- *   ESM_TASKRUNNER_MAX_ATTEMPTS   claims before a task is failed (3)
+ *   ESM_TASKRUNNER_MAX_ATTEMPTS   runners lost on a task before it is failed (3)
  *   ESM_TASKRUNNER_STATS_S        seconds between counter lines (60)
  *   ESM_KAFKA_BOOTSTRAP           only for shipping its log lines
  */
@@ -61,14 +62,32 @@ slot_free(struct slot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* After a failed database call: look again after the backoff. */
+/* After a failed database call: look again after the backoff, which stays
+ * under a third of the lease, so a runner that can reach its database
+ * again renews its leases before they run out. */
 static void
 slot_retry(struct runner *r, struct slot *s, int64_t now, int rc)
 {
+	int64_t wait_us = (int64_t)runner_backoff(&s->backoff) * 1000;
+
 	r->st.db_errors++;
-	if (s->backoff == 0)
+	if (s->backoff == RUNNER_BACKOFF_MIN_MS)
 		log_warn("task %s: the database failed (%d); trying again", s->t.ref, rc);
-	s->next_us = now + (int64_t)runner_backoff(&s->backoff) * 1000;
+	if (wait_us > r->cfg.lease_us / 3)
+		wait_us = r->cfg.lease_us / 3;
+	s->next_us = now + wait_us;
+}
+
+/* The slot's task is not this runner's any more: cancelled, taken over
+ * after the lease ran out, or (after a commit whose answer was lost)
+ * already ended by this runner. */
+static void
+slot_drop(struct runner *r, struct slot *s)
+{
+	r->st.dropped++;
+	log_info("task %s is no longer this runner's (cancelled, taken over or already ended): "
+	    "its work is dropped", s->t.ref);
+	slot_free(s);
 }
 
 /* Ends a slot's task: completed with its result. */
@@ -85,9 +104,8 @@ slot_complete(struct runner *r, struct slot *s, int64_t now)
 		log_info("task %s completed (attempt %d, %lld ms)", s->t.ref, s->t.attempt,
 		    (long long)((now - s->start_us) / 1000));
 	} else if (rc == DB_CONFLICT) {
-		r->st.dropped++;
-		log_info("task %s is no longer this runner's (cancelled or taken over): "
-		    "its work is dropped", s->t.ref);
+		slot_drop(r, s);
+		return;
 	} else {
 		slot_retry(r, s, now, rc);
 		return;
@@ -104,14 +122,9 @@ slot_look(struct runner *r, struct slot *s, int64_t now)
 	log_set_request_id(s->t.rid);
 	if (now - s->start_us >= s->plan.work_us) {
 		slot_complete(r, s, now);
-		return;
-	}
-	rc = runner_report(r->d, &r->cfg, &s->t, runner_progress(now - s->start_us, s->plan.work_us));
-	if (rc == DB_CONFLICT) {
-		r->st.dropped++;
-		log_info("task %s is no longer this runner's (cancelled or taken over): "
-		    "its work is dropped", s->t.ref);
-		slot_free(s);
+	} else if ((rc = runner_report(r->d, &r->cfg, &s->t,
+	    runner_progress(now - s->start_us, s->plan.work_us))) == DB_CONFLICT) {
+		slot_drop(r, s);
 	} else if (rc != DB_OK) {
 		slot_retry(r, s, now, rc);
 	} else {
@@ -138,8 +151,8 @@ slot_start(struct runner *r, struct slot *s, const struct runner_task *t, int64_
 		 * before the runner knows it fails rather than waits forever. */
 		int rc = runner_finish(r->d, t, "failed", NULL, "the runner has no work for this task type");
 		r->st.failed += rc == DB_OK;
-		log_error("task %s: no work for task type %s: %s", t->ref, t->type,
-		    rc == DB_OK ? "failed" : "left to the lease");
+		log_error("task %s: no work for task type %s%s", t->ref, t->type,
+		    rc == DB_OK ? ": failed" : rc == DB_CONFLICT ? "" : ": left to the lease");
 		slot_free(s);
 		return;
 	}
@@ -169,13 +182,9 @@ runner_fill(struct runner *r, int64_t now, int poll_ms, int *backoff)
 			slot_start(r, &r->slot[i], &t, util_mono_us());
 			i--;	/* the slot may be free again (no work): claim into it */
 			break;
-		case RC_FAILED:
+		case RC_FAILED:	/* logged where it was decided */
 			*backoff = 0;
 			r->st.failed++;
-			log_set_request_id(t.rid);
-			log_warn("task %s failed: no runner finished it in %d attempts", t.ref,
-			    r->cfg.max_attempts);
-			log_set_request_id(NULL);
 			i--;
 			break;
 		case RC_NONE:
@@ -200,11 +209,15 @@ runner_release_all(struct runner *r)
 		if (!s->busy)
 			continue;
 		log_set_request_id(s->t.rid);
-		if (runner_release(r->d, &s->t) == DB_OK) {
+		switch (runner_release(r->d, &s->t)) {
+		case DB_OK:
 			r->st.released++;
-			log_info("task %s released (stopping)", s->t.ref);
-		} else {
-			log_warn("task %s: releasing failed; its lease runs out instead", s->t.ref);
+			log_info("task %s handed back (stopping)", s->t.ref);
+			break;
+		case DB_CONFLICT:
+			break;	/* cancelled or taken over meanwhile */
+		default:
+			log_warn("task %s: handing it back failed; its lease runs out instead", s->t.ref);
 		}
 		slot_free(s);
 	}
@@ -268,7 +281,7 @@ main(void)
 {
 	static struct runner r;
 	const char *dsn;
-	int poll_ms, backoff = 0;
+	int poll_ms, backoff = 0, stmt_ms;
 	int64_t stats_us, next_stats, next_claim = 0, now, wake;
 	logship *ship = NULL;
 	wmetrics *wm = NULL;
@@ -289,7 +302,11 @@ main(void)
 		log_crit("cannot install signal handlers");
 		return 1;
 	}
-	if ((r.d = db_open(dsn, runner_stmts, RS_COUNT_, 10000)) == NULL) {
+	/* A statement waits at most a quarter of the lease (and 10 s). */
+	stmt_ms = (int)(r.cfg.lease_us / 4000);
+	if (stmt_ms > 10000)
+		stmt_ms = 10000;
+	if ((r.d = db_open(dsn, runner_stmts, RS_COUNT_, stmt_ms)) == NULL) {
 		log_crit("cannot allocate the database handle");
 		return 1;
 	}

@@ -10,8 +10,9 @@
  * that looks takes them over and starts their work again. The claim count
  * (tasks.attempts) fences every write of a runner, so one that wakes up
  * after losing its lease, or whose task was cancelled meanwhile, changes
- * nothing. A task claimed more than ESM_TASKRUNNER_MAX_ATTEMPTS times
- * (it keeps killing its runners) is failed instead.
+ * nothing. A task whose runners were lost ESM_TASKRUNNER_MAX_ATTEMPTS times
+ * (it keeps killing them) is failed instead; a runner that stops cleanly
+ * hands its tasks back (lease '-infinity'), which counts as no loss.
  *
  * The work itself is simulated: each task type stands for a fixed amount of
  * work (runner_plan), scaled by ESM_TASKRUNNER_WORK_PCT, and its result
@@ -45,6 +46,7 @@ struct runner_task {
 	int64_t id;
 	int64_t user_id;
 	int attempt;			/* tasks.attempts of this claim: the fence */
+	int lost;			/* tasks.lost: runners lost on it so far */
 	int nkeys;			/* members of its parameters object */
 	char ref[RUNNER_REF_MAX + 1];
 	char type[RUNNER_TYPE_MAX + 1];
@@ -78,9 +80,9 @@ char *runner_result(const struct runner_task *t, const struct runner_plan *p);
 cJSON *runner_status_event(const struct runner_task *t, const char *status, int progress,
     char event_id[37]);
 /* Fills t from the columns of a claim row (RUNNER_NCOLS): id, reference,
- * task_type, user_id, attempts, parameter count, request id. 0, or -1 when
- * a column is not what the schema allows. */
-#define RUNNER_NCOLS 7
+ * task_type, user_id, attempts, parameter count, request id, lost. 0, or
+ * -1 when a column is not what the schema allows. */
+#define RUNNER_NCOLS 8
 int runner_task_from(struct runner_task *t, const char *const col[RUNNER_NCOLS]) ESM_WUR;
 /* Next retry delay after a failure: doubles from RUNNER_BACKOFF_MIN_MS up
  * to RUNNER_BACKOFF_MAX_MS; *cur = 0 means no failure yet. */
@@ -95,26 +97,30 @@ enum runner_stmt {
 	RS_PROGRESS,
 	RS_FINISH,
 	RS_RELEASE,
+	RS_FAIL_RAW,	/* a claimed row the runner cannot read */
 	RS_COUNT_
 };
 extern const struct db_stmt runner_stmts[RS_COUNT_];
 
 struct runner_cfg {
 	int64_t lease_us;
-	int max_attempts;
+	int max_attempts;	/* runners lost on a task before it is failed */
 };
 
 /* What a claim came to. */
 enum runner_claim {
 	RC_TASK,	/* *t holds a task to work on */
 	RC_NONE,	/* nothing to do */
-	RC_FAILED,	/* a task was taken over once too often: failed, with its event */
+	RC_FAILED,	/* a task lost its runners once too often, or its row could
+			   not be read: failed (logged here) */
 	RC_DB		/* the database failed; nothing changed */
 };
 
-/* Takes the task whose lease ran out longest ago, else the next pending one
- * (with its processing event). One transaction. */
-enum runner_claim runner_claim(db *d, const struct runner_cfg *c, struct runner_task *t);
+/* Takes a task handed back or whose lease ran out (the longest ago first),
+ * else the next pending one (with its processing event). A takeover and a
+ * claim are a transaction each, so a takeover that keeps failing does not
+ * hold up the pending ones. */
+enum runner_claim runner_claim(db *d, const struct runner_cfg *c, struct runner_task *t) ESM_WUR;
 /* Reports progress and renews the lease. DB_OK; DB_CONFLICT when the task
  * is no longer this claim's (cancelled, or taken over); another db_status
  * when the database failed. */
@@ -125,8 +131,9 @@ int runner_report(db *d, const struct runner_cfg *c, const struct runner_task *t
  * claim's any more: nothing written), or a failure. */
 int runner_finish(db *d, const struct runner_task *t, const char *status, const char *result,
     const char *why) ESM_WUR;
-/* Gives the task up at once (the lease ends now), so the next runner that
- * looks takes it over. For a clean stop. */
+/* Hands the task back (lease '-infinity': no loss), so the next runner that
+ * looks takes it over at once. For a clean stop. DB_OK, DB_CONFLICT (not
+ * this claim's any more), or a failure. */
 int runner_release(db *d, const struct runner_task *t) ESM_WUR;
 
 #endif
