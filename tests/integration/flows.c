@@ -167,3 +167,16 @@ flow_metric(const char *service, const char *prefix)
 	itest_resp_free(&r);
 	return sum;
 }
+
+double
+flow_wait_metric(const char *service, const char *prefix, double min, int secs)
+{
+	double v = -1;
+
+	for (int i = 0; i < secs * 10; i++) {
+		if ((v = flow_metric(service, prefix)) >= min)
+			break;
+		itest_sleep_ms(100);
+	}
+	return v;
+}

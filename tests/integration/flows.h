@@ -43,6 +43,9 @@ int flow_mails_to(const char *addr, const char *subject);
  * the internal listener that start with prefix (a metric name and the
  * start of its labels); -1 when there is none, or the page failed. */
 double flow_metric(const char *service, const char *prefix);
+/* Polls flow_metric until it is at least min (or secs pass); returns the
+ * last value. */
+double flow_wait_metric(const char *service, const char *prefix, double min, int secs);
 
 /* Member name of object o (NULL when o is not an object or lacks it). */
 const cJSON *jget(const cJSON *o, const char *name);

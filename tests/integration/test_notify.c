@@ -149,20 +149,6 @@ test_register_create_cancel(void)
 	itest_resp_free(&r);
 }
 
-/* Polls flow_metric until it is at least min (or secs pass). */
-static double
-wait_metric(const char *service, const char *prefix, double min, int secs)
-{
-	double v = -1;
-
-	for (int i = 0; i < secs * 10; i++) {
-		if ((v = flow_metric(service, prefix)) >= min)
-			break;
-		itest_sleep_ms(100);
-	}
-	return v;
-}
-
 /* The workers' counters reach the /metrics of their database's service
  * (the test stack has them report every second); a worker that stopped
  * reporting long ago is left out. */
@@ -181,7 +167,7 @@ test_worker_metrics(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++)
-		if (wait_metric(live[i].service, live[i].prefix, 1, 10) < 1) {
+		if (flow_wait_metric(live[i].service, live[i].prefix, 1, 10) < 1) {
 			fprintf(stderr, "  /metrics/%s: no %s above 0\n", live[i].service, live[i].prefix);
 			CU_FAIL("a worker counter is missing or zero");
 		}

@@ -77,33 +77,38 @@ runner_signal(int i, int sig, int secs)
 	return -1;
 }
 
-/* The value of one of runner i's counters in the task service's /metrics
- * (name without the esm_worker_ prefix), -1 while it has reported none. */
+/* The Prometheus prefix of runner i's counter name (without esm_worker_)
+ * in the task service's /metrics; "" when there is no such runner. */
+static const char *
+runner_prefix(int i, const char *name, char *buf, size_t n)
+{
+	char host[64];
+
+	buf[0] = '\0';
+	if (i < 0 || gethostname(host, sizeof(host)) != 0)
+		return buf;
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, n, "esm_worker_%s{worker=\"taskrunner\",instance=\"%s:%d\"}", name, host,
+	    (int)runners[i]);
+	return buf;
+}
+
+/* One of runner i's counters, -1 while it has reported none. */
 static double
 runner_metric(int i, const char *name)
 {
-	char prefix[256], host[64];
+	char p[256];
 
-	if (i < 0 || gethostname(host, sizeof(host)) != 0)
-		return -1;
-	host[sizeof(host) - 1] = '\0';
-	snprintf(prefix, sizeof(prefix), "esm_worker_%s{worker=\"taskrunner\",instance=\"%s:%d\"}",
-	    name, host, (int)runners[i]);
-	return flow_metric("tasks", prefix);
+	return runner_prefix(i, name, p, sizeof(p))[0] ? flow_metric("tasks", p) : -1;
 }
 
 /* Polls runner_metric until it is at least min (or secs pass). */
 static double
 wait_runner_metric(int i, const char *name, double min, int secs)
 {
-	double v = -1;
+	char p[256];
 
-	for (int k = 0; k < secs * 10; k++) {
-		if ((v = runner_metric(i, name)) >= min)
-			break;
-		itest_sleep_ms(100);
-	}
-	return v;
+	return runner_prefix(i, name, p, sizeof(p))[0] ? flow_wait_metric("tasks", p, min, secs) : -1;
 }
 
 /* Before each test: the tasks the other suites left pending or processing
