@@ -11,7 +11,10 @@
  * they are written from the thread that polls, never from librdkafka's
  * internal threads (which matters once a log sink ships lines to Kafka).
  *
- * Left out: transactions, admin API, statistics, custom partitioners.
+ * Every client takes its security settings (TLS, SASL) from the
+ * environment here, so no caller can forget them.
+ *
+ * Left out: transactions, statistics, custom partitioners.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,16 +22,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "cfg.h"
 #include "kafka.h"
 #include "log.h"
 
 #define KAFKA_RL_SLOTS 16
 #define KAFKA_RL_US (10 * 1000 * 1000)	/* one line per key per 10 s */
 #define KAFKA_LINGER_MS "5"
+/* A refusal is news for this long: librdkafka retries a refused
+ * connection at least every reconnect.backoff.max.ms (10 s). */
+#define KAFKA_REFUSAL_US (30 * 1000 * 1000)
 /* Kafka's default before 3.0. A member joining a steady group waits up to
  * this long on the mock cluster, and a dead member's partitions move after it. */
 #define KAFKA_SESSION_MS "10000"
@@ -45,6 +53,10 @@ struct kafka_common {
 	rd_kafka_t *rk;
 	pthread_mutex_t mu;	/* mock logs arrive on librdkafka's threads */
 	struct kafka_rl_slot rl[KAFKA_RL_SLOTS];
+	/* The last refusal by the cluster (authentication, authorization),
+	 * under mu, for kafka_refusal; cleared by a later success. */
+	char refusal[200];
+	int64_t refusal_us;
 };
 
 struct kafka_producer {
@@ -112,6 +124,49 @@ kafka_hash(const char *s, uint32_t h)
 	return h;
 }
 
+/* 1 for the errors that mean the cluster refuses who we are or what we
+ * ask (wrong credentials, missing ACLs), which retrying does not mend. */
+static int
+kafka_is_refusal(int err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Records a refusal, or with reason NULL forgets it (a success since). */
+static void
+kafka_refused(struct kafka_common *c, const char *reason)
+{
+	pthread_mutex_lock(&c->mu);
+	snprintf(c->refusal, sizeof(c->refusal), "%s", reason != NULL ? reason : "");
+	c->refusal_us = reason != NULL ? util_mono_us() : 0;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* 1 and the reason when the cluster refused this handle within the last
+ * KAFKA_REFUSAL_US and nothing has succeeded since. */
+static int
+kafka_refusal_get(struct kafka_common *c, char *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&c->mu);
+	r = c->refusal_us != 0 && util_mono_us() - c->refusal_us < KAFKA_REFUSAL_US;
+	if (r && buf != NULL && len > 0)
+		snprintf(buf, len, "%s", c->refusal);
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
 static void
 kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -123,6 +178,13 @@ kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		/* Always logged: the handle is unusable from now on. */
 		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
 		log_error("kafka %s: fatal error: %s", rd_kafka_name(rk), fatal);
+		return;
+	}
+	if (kafka_is_refusal(err)) {
+		kafka_refused(c, reason);
+		if (kafka_rl_allow(c, (uint32_t)err, &sup))
+			log_error("kafka %s: the cluster refuses this client: %s (%u similar suppressed)",
+			    rd_kafka_name(rk), reason, sup);
 		return;
 	}
 	if (!kafka_rl_allow(c, (uint32_t)err, &sup))
@@ -153,7 +215,15 @@ static void
 kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 {
 	struct kafka_producer *p = opaque;
+	char why[160];
 
+	if (kafka_is_refusal(rm->err)) {
+		snprintf(why, sizeof(why), "%s: %s", rd_kafka_topic_name(rm->rkt),
+		    rd_kafka_err2str(rm->err));
+		kafka_refused(&p->c, why);
+	} else if (rm->err == RD_KAFKA_RESP_ERR_NO_ERROR && p->c.refusal_us != 0) {
+		kafka_refused(&p->c, NULL);
+	}
 	/* Not rd_kafka_message_errstr: on a delivery report the payload is the
 	 * message itself, not an error text. */
 	if (p->dr != NULL)
@@ -185,6 +255,70 @@ kafka_set_extra(rd_kafka_conf_t *conf, const char *const *extra, char *err, size
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * Security settings of every client, from the environment (README,
+ * "Kafka"): the protocol, the SASL mechanism, user and password (or its
+ * 0600 file), and the CA that signed the brokers' certificates. Read at each
+ * handle's creation, so a program started with a fixed password file picks
+ * it up on its next start; nothing here is logged but names.
+ */
+static const char *const kafka_protocols[] = { "plaintext", "ssl", "sasl_plaintext", "sasl_ssl" };
+static const char *const kafka_mechanisms[] = { "SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN" };
+
+static int
+kafka_one_of(const char *v, const char *const *set, size_t n, int nocase)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((nocase ? strcasecmp(v, set[i]) : strcmp(v, set[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+kafka_set_security(rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+	const char *proto = cfg_str("ESM_KAFKA_SECURITY_PROTOCOL", "plaintext");
+	const char *mech = cfg_str("ESM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512");
+	const char *user = cfg_str("ESM_KAFKA_SASL_USERNAME", NULL);
+	const char *ca = cfg_str("ESM_KAFKA_SSL_CA_FILE", NULL);
+	char *pw = NULL;
+	int rc = -1, sasl;
+
+	if (!kafka_one_of(proto, kafka_protocols, ESM_NELEM(kafka_protocols), 1)) {
+		snprintf(err, errlen, "ESM_KAFKA_SECURITY_PROTOCOL must be plaintext, ssl, sasl_plaintext or sasl_ssl");
+		goto out;
+	}
+	sasl = strncasecmp(proto, "sasl_", 5) == 0;
+	if (kafka_set(conf, "security.protocol", proto, err, errlen) == -1)
+		goto out;
+	if (sasl) {
+		if (!kafka_one_of(mech, kafka_mechanisms, ESM_NELEM(kafka_mechanisms), 0)) {
+			snprintf(err, errlen, "ESM_KAFKA_SASL_MECHANISM must be SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN");
+			goto out;
+		}
+		if (user == NULL || (pw = cfg_secret("ESM_KAFKA_SASL_PASSWORD")) == NULL) {
+			snprintf(err, errlen, "%s needs ESM_KAFKA_SASL_USERNAME and "
+			    "ESM_KAFKA_SASL_PASSWORD_FILE (or ESM_KAFKA_SASL_PASSWORD)", proto);
+			goto out;
+		}
+		if (kafka_set(conf, "sasl.mechanism", mech, err, errlen) == -1 ||
+		    kafka_set(conf, "sasl.username", user, err, errlen) == -1 ||
+		    kafka_set(conf, "sasl.password", pw, err, errlen) == -1)
+			goto out;
+	}
+	if (ca != NULL && kafka_set(conf, "ssl.ca.location", ca, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (pw != NULL) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	return rc;
 }
 
 /* Zeroed handle of size bytes that starts with a kafka_common. */
@@ -246,7 +380,8 @@ kafka_producer_new(const char *bootstrap, int idempotent, int delivery_timeout_m
 	    kafka_set(conf, "message.timeout.ms", tmo, err, errlen) == -1 ||
 	    kafka_set(conf, "linger.ms", KAFKA_LINGER_MS, err, errlen) == -1 ||
 	    kafka_set(conf, "partitioner", "murmur2_random", err, errlen) == -1 ||
-	    kafka_set(conf, "log.queue", "true", err, errlen) == -1)
+	    kafka_set(conf, "log.queue", "true", err, errlen) == -1 ||
+	    kafka_set_security(conf, err, errlen) == -1)
 		goto out;
 	if (idempotent &&
 	    (kafka_set(conf, "enable.idempotence", "true", err, errlen) == -1 ||
@@ -358,7 +493,17 @@ kafka_producer_ping(kafka_producer *p, int timeout_ms)
 	if (rd_kafka_metadata(p->c.rk, 0, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return -1;
 	rd_kafka_metadata_destroy(md);
+	/* An answer means we were let in; a topic refusal stays until a
+	 * delivery succeeds. */
+	if (kafka_refusal_get(&p->c, NULL, 0) && strstr(p->c.refusal, "uthenticat") != NULL)
+		kafka_refused(&p->c, NULL);
 	return 0;
+}
+
+int
+kafka_producer_refusal(kafka_producer *p, char *buf, size_t len)
+{
+	return p != NULL && kafka_refusal_get(&p->c, buf, len);
 }
 
 void
@@ -406,6 +551,7 @@ kafka_consumer_new(const char *bootstrap, const char *group, const char *const *
 	    kafka_set(conf, "partition.assignment.strategy", "range", err, errlen) == -1 ||
 	    kafka_set(conf, "session.timeout.ms", KAFKA_SESSION_MS, err, errlen) == -1 ||
 	    kafka_set(conf, "log.queue", "true", err, errlen) == -1 ||
+	    kafka_set_security(conf, err, errlen) == -1 ||
 	    kafka_set_extra(conf, extra, err, errlen) == -1)
 		goto out;
 	kafka_common_init(&c->c, conf);
@@ -448,7 +594,12 @@ kafka_consumer_poll(kafka_consumer *c, int timeout_ms)
 	if (c == NULL || (rm = rd_kafka_consumer_poll(c->c.rk, timeout_ms)) == NULL)
 		return NULL;
 	if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		if (rm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+		if (kafka_is_refusal(rm->err)) {
+			kafka_refused(&c->c, rd_kafka_message_errstr(rm));
+			if (kafka_rl_allow(&c->c, (uint32_t)rm->err, &sup))
+				log_error("kafka %s: the cluster refuses this consumer: %s (%u similar suppressed)",
+				    rd_kafka_name(c->c.rk), rd_kafka_message_errstr(rm), sup);
+		} else if (rm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
 		    kafka_rl_allow(&c->c, (uint32_t)rm->err, &sup))
 			log_warn("kafka %s: consume %s [%" PRId32 "]: %s (%u similar suppressed)",
 			    rd_kafka_name(c->c.rk), rm->rkt ? rd_kafka_topic_name(rm->rkt) : "-",
@@ -463,7 +614,15 @@ kafka_consumer_poll(kafka_consumer *c, int timeout_ms)
 		return NULL;
 	}
 	m->rm = rm;
+	if (c->c.refusal_us != 0)
+		kafka_refused(&c->c, NULL);
 	return m;
+}
+
+int
+kafka_consumer_refusal(kafka_consumer *c, char *buf, size_t len)
+{
+	return c != NULL && kafka_refusal_get(&c->c, buf, len);
 }
 
 int

@@ -1,7 +1,10 @@
 /*
  * kafka.h: the project's Kafka clients on librdkafka: a producer (idempotent
  * with acks=all when asked), and a consumer group member with manual offset
- * store. Only kafka.c includes rdkafka.h. Bootstrap servers always come
+ * store. Only kafka.c includes rdkafka.h. Every client reads its security
+ * settings from the environment: ESM_KAFKA_SECURITY_PROTOCOL (plaintext,
+ * ssl, sasl_plaintext, sasl_ssl), ESM_KAFKA_SASL_MECHANISM (SCRAM-SHA-512),
+ * ESM_KAFKA_SASL_USERNAME, ESM_KAFKA_SASL_PASSWORD_FILE, ESM_KAFKA_SSL_CA_FILE. Bootstrap servers always come
  * from the caller (configuration); the clients know nothing about the
  * embedded broker. That broker (worker/broker) runs on librdkafka's mock
  * cluster, which is wrapped at the end of this file for that one program.
@@ -50,6 +53,10 @@ int kafka_outq_len(kafka_producer *p);
 int kafka_producer_fatal(kafka_producer *p, char *err, size_t errlen);
 /* 0 when a broker answers a metadata request within timeout_ms, else -1. */
 int kafka_producer_ping(kafka_producer *p, int timeout_ms) ESM_WUR;
+/* 1 when the cluster refused this producer in the last 30 s (wrong
+ * credentials, or a topic it may not write) and nothing succeeded since;
+ * the reason goes to buf. 0 otherwise. */
+int kafka_producer_refusal(kafka_producer *p, char *buf, size_t len);
 /* Flushes for at most timeout_ms, then destroys. Accepts NULL. */
 void kafka_producer_free(kafka_producer *p, int timeout_ms);
 
@@ -66,6 +73,9 @@ kafka_msg *kafka_consumer_poll(kafka_consumer *c, int timeout_ms);
 int kafka_store_offset(kafka_consumer *c, const kafka_msg *m) ESM_WUR;
 /* Commits stored offsets now (synchronously). */
 int kafka_commit(kafka_consumer *c) ESM_WUR;
+/* As kafka_producer_refusal, for a consumer (a topic or group it may not
+ * read). */
+int kafka_consumer_refusal(kafka_consumer *c, char *buf, size_t len);
 /* Consumer lag summed over assigned partitions, -1 when unknown. */
 int64_t kafka_consumer_lag(kafka_consumer *c);
 /* Commits stored offsets, leaves the group, destroys. Accepts NULL. With

@@ -70,42 +70,51 @@ svc_db_error(struct http_req *r, int rc)
 	}
 }
 
-static int
-kafka_check(void)
+/* The broker check, cached per process for SVC_KAFKA_CHECK_US: "ok",
+ * "unavailable" (no broker answers) or "refused" (the cluster turns our
+ * credentials or a topic write away; the reason goes to why). */
+static const char *
+kafka_check(char *why, size_t len)
 {
 	int64_t now = util_mono_us();
 
+	*why = '\0';
 	if (g_kafka == NULL)
-		return -1;
+		return "unavailable";
 	if (g_kafka_at == 0 || now - g_kafka_at > SVC_KAFKA_CHECK_US) {
 		g_kafka_ok = kafka_producer_ping(g_kafka, 500) == 0;
 		g_kafka_at = util_mono_us();
 	}
-	return g_kafka_ok ? 0 : -1;
+	if (kafka_producer_refusal(g_kafka, why, len))
+		return "refused";
+	return g_kafka_ok ? "ok" : "unavailable";
 }
 
 static int
 health_reply(struct http_req *r)
 {
+	char why[200];
 	int dbok = db_ping(g_db) == DB_OK;
-	int kok = kafka_check() == 0;
+	const char *kst = kafka_check(why, sizeof(why));
+	int ok = dbok && strcmp(kst, "ok") == 0;
 	cJSON *root = cJSON_CreateObject(), *checks;
 	int rc;
 
 	if (root == NULL ||
-	    cJSON_AddStringToObject(root, "status", dbok && kok ? "healthy" : "unhealthy") == NULL ||
+	    cJSON_AddStringToObject(root, "status", ok ? "healthy" : "unhealthy") == NULL ||
 	    cJSON_AddStringToObject(root, "service", g_def->name) == NULL ||
 	    (checks = cJSON_AddObjectToObject(root, "checks")) == NULL ||
 	    cJSON_AddStringToObject(checks, "database", dbok ? "ok" : "unavailable") == NULL ||
-	    cJSON_AddStringToObject(checks, "kafka", kok ? "ok" : "unavailable") == NULL) {
+	    cJSON_AddStringToObject(checks, "kafka", kst) == NULL ||
+	    (*why != '\0' && cJSON_AddStringToObject(root, "kafkaError", why) == NULL)) {
 		cJSON_Delete(root);
 		return http_error(r, 500, NULL, NULL);
 	}
-	if (!(dbok && kok) && http_header_add(r, "Retry-After", "5") == -1) {
+	if (!ok && http_header_add(r, "Retry-After", "5") == -1) {
 		cJSON_Delete(root);
 		return http_error(r, 500, NULL, NULL);
 	}
-	rc = http_reply_json(r, dbok && kok ? 200 : 503, root);
+	rc = http_reply_json(r, ok ? 200 : 503, root);
 	cJSON_Delete(root);
 	return rc;
 }
