@@ -22,7 +22,7 @@ set -euo pipefail
 
 # The versions, here and nowhere else. 4.x is the current line; 3.9 is the
 # last line with ZooKeeper mode and every old protocol version.
-KAFKA_VERSION=${ESM_KAFKA_VERSION:-4.1.1}
+KAFKA_VERSION=${ESM_KAFKA_VERSION:-4.4.0}
 KAFKA_LEGACY_VERSION=3.9.2
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
