@@ -16,6 +16,12 @@ CC       ?= cc
 V ?=
 Q := $(if $(V),,@)
 SANITIZE ?=
+# make run KAFKA=apache: the stack on a real Apache Kafka broker instead of
+# the embedded one (make test uses Apache Kafka unless KAFKA=embedded).
+KAFKA    ?=
+ifneq ($(KAFKA),)
+export ESM_KAFKA := $(KAFKA)
+endif
 PKGS     := fcgi rdkafka libcjson libpq libsodium libcurl
 B        := build
 

@@ -32,6 +32,10 @@ PKGS=(
 	"python3-aiosmtpd|local SMTP sink (make run, tests): the notifier's mail lands in var/INST/mail"
 	"ca-certificates|TLS trust store"
 	"chromium|headless browser test of the log monitor dashboard"
+	"default-jre-headless|Java for Apache Kafka (make test, make run KAFKA=apache)"
+	"maven|fetches Apache Kafka's jars from Maven Central (scripts/kafka.sh)"
+	"unzip|scripts/kafka.sh looks into the fetched jars"
+	"openssl|certificates of the TLS test broker"
 	"nodejs|drives Chromium in the browser test (DevTools protocol on a pipe, no npm packages)"
 )
 

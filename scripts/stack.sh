@@ -6,6 +6,11 @@
 # keys/, secrets/, pid files, env (what programs and tests need).
 #
 #   scripts/stack.sh start|stop|status|restart-pg|broker-down|broker-up|env run|test
+#   scripts/stack.sh kafka-stop|kafka-kill|kafka-start|kafka-pause|kafka-resume run|test NODE
+#
+# Kafka: ESM_KAFKA=embedded (default) or apache (Apache Kafka, KRaft, from
+# scripts/kafka.sh; ESM_KAFKA_NODES=3 for a three-node cluster), or a
+# caller's ESM_KAFKA_BOOTSTRAP (the user's own cluster, nothing started).
 #
 # start is idempotent (starts only what does not run; data survives stop and
 # start). Programs that are not built yet are skipped with a note. Ports:
@@ -18,10 +23,11 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 {start|stop|status|restart-pg|broker-down|broker-up|env} {run|test}" >&2
+	echo "       $0 {kafka-stop|kafka-kill|kafka-start|kafka-pause|kafka-resume} {run|test} NODE" >&2
 	exit 2
 }
-[ $# -eq 2 ] || usage
-CMD=$1 INST=$2
+[ $# -eq 2 ] || [ $# -eq 3 ] || usage
+CMD=$1 INST=$2 NODE=${3:-}
 # Other instance names (for parallel work on one machine) take their ports
 # from ESM_PORT_OFFSET, a multiple of 10000: PostgreSQL 55432 + OFFSET/10000.
 case $INST in
@@ -249,14 +255,48 @@ roles() {
 
 # ---- Kafka -------------------------------------------------------------------
 
+# Which broker serves this instance: ESM_KAFKA=embedded (the default of
+# make run: esm-broker, librdkafka's mock cluster, in memory) or apache
+# (Apache Kafka from scripts/kafka.sh, KRaft, data in var/INST/kafka);
+# ESM_KAFKA_NODES=3 makes that a three-node cluster. A caller's
+# ESM_KAFKA_BOOTSTRAP that this script did not write names the user's own
+# cluster: nothing is started. The env file records ESM_KAFKA_KIND
+# (embedded, apache, external) so that sourcing it changes nothing.
+KAFKA_MODE=${ESM_KAFKA:-}
+if [ -z "$KAFKA_MODE" ]; then
+	case ${ESM_KAFKA_KIND:-} in apache) KAFKA_MODE=apache ;; *) KAFKA_MODE=embedded ;; esac
+fi
+case $KAFKA_MODE in embedded | apache) ;; *) die "ESM_KAFKA must be embedded or apache" ;; esac
+KAFKA_NODES=${ESM_KAFKA_NODES:-1}
+[[ $KAFKA_NODES =~ ^[1-9]$ ]] || die "ESM_KAFKA_NODES must be 1 to 9"
+# Node i (0-based) listens for clients on KAFKA_PORT + 2i and for the
+# controller quorum on KAFKA_PORT + 2i + 1.
+: "${ESM_KAFKA_PORT:=$((9192 + OFF))}"
+KAFKA_DIR=$VAR/kafka
+
+kafka_external() {
+	[ -n "${ESM_KAFKA_BOOTSTRAP:-}" ] && [ "${ESM_KAFKA_EMBEDDED:-}" != 1 ] &&
+		case ${ESM_KAFKA_KIND:-} in embedded | apache) false ;; *) true ;; esac
+}
+
 broker_start() {
-	# A bootstrap we did not write ourselves names a real cluster.
-	if [ -n "${ESM_KAFKA_BOOTSTRAP:-}" ] && [ "${ESM_KAFKA_EMBEDDED:-}" != 1 ]; then
-		say "using Kafka at $ESM_KAFKA_BOOTSTRAP (no embedded broker)"
-		KAFKA=$ESM_KAFKA_BOOTSTRAP EMBEDDED=0
+	KAFKA_CHANGED=${KAFKA_CHANGED:-0}
+	if kafka_external; then
+		say "using Kafka at $ESM_KAFKA_BOOTSTRAP (no broker started)"
+		KAFKA=$ESM_KAFKA_BOOTSTRAP KAFKA_KIND=external
+		topics_create "$KAFKA" || warn "esm-topics found differences, see above"
 		return
 	fi
-	EMBEDDED=1 KAFKA=
+	if [ "$KAFKA_MODE" = apache ]; then
+		stop_pids "$VAR/broker.pid" esm-broker "embedded broker (ESM_KAFKA=apache)"
+		KAFKA_KIND=apache
+		apache_start
+		KAFKA=$(apache_bootstrap)
+		topics_create "$KAFKA" || die "the topics of the system could not be declared"
+		return
+	fi
+	apache_stop
+	KAFKA_KIND=embedded KAFKA=
 	if [ -n "$(pids_alive "$VAR/broker.pid" esm-broker)" ] && [ -s "$VAR/broker.bootstrap" ]; then
 		say "broker already running"
 	elif [ ! -x "$BIN/esm-broker" ]; then
@@ -274,15 +314,178 @@ broker_start() {
 			sleep 0.1
 		done
 		[ -s "$VAR/broker.bootstrap" ] || die "broker wrote no bootstrap address in 15 s, see $LOG/broker.log"
-		# A new embedded broker starts every partition at offset 0, so the
-		# log collector's stored offsets (of the old broker) would make it
-		# skip everything as already seen. They are forgotten here.
-		if [ "$(psql_super -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'logmonitor'")" = 1 ] &&
-			[ "$(psql_super -d logmonitor -tAc "SELECT to_regclass('log_offsets') IS NOT NULL")" = t ]; then
-			psql_super -d logmonitor -qc "DELETE FROM log_offsets" >/dev/null
-		fi
+		# A new embedded broker starts every partition at offset 0.
+		forget_log_offsets
 	fi
 	KAFKA=$(cat "$VAR/broker.bootstrap")
+}
+
+# The log collector keeps its Kafka offsets in its own database; against a
+# new, empty cluster they would make it skip everything as already seen.
+forget_log_offsets() {
+	if [ "$(psql_super -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'logmonitor'")" = 1 ] &&
+		[ "$(psql_super -d logmonitor -tAc "SELECT to_regclass('log_offsets') IS NOT NULL")" = t ]; then
+		psql_super -d logmonitor -qc "DELETE FROM log_offsets" >/dev/null
+	fi
+}
+
+# topics_create BOOTSTRAP: declares the system's topics (esm-topics, one
+# table in shared/topics.c) and checks them; retried while a new cluster
+# elects its controllers. 0 when every topic is as declared.
+topics_create() {
+	local i
+	[ -x "$BIN/esm-topics" ] || { warn "build/bin/esm-topics not built: topics not declared"; return 0; }
+	for i in $(seq 30); do
+		ESM_KAFKA_BOOTSTRAP=$1 "$BIN/esm-topics" --create >>"$LOG/topics.log" 2>&1 &&
+			ESM_KAFKA_BOOTSTRAP=$1 "$BIN/esm-topics" --check >"$VAR/topics.check" 2>>"$LOG/topics.log" &&
+			{ say "topics declared and checked ($(wc -l <"$VAR/topics.check") topics)"; return 0; }
+		[ "$i" -lt 30 ] && sleep 1
+	done
+	cat "$VAR/topics.check" >&2 2>/dev/null || true
+	return 1
+}
+
+# ---- Apache Kafka (KRaft) ------------------------------------------------------
+
+apache_node_dir() { echo "$KAFKA_DIR/node$1"; }
+apache_port() { echo $((ESM_KAFKA_PORT + 2 * $1)); }
+apache_cport() { echo $((ESM_KAFKA_PORT + 2 * $1 + 1)); }
+apache_nodes() { seq 0 $((KAFKA_NODES - 1)); }
+apache_bootstrap() {
+	local i out=
+	for i in $(apache_nodes); do out=$out${out:+,}127.0.0.1:$(apache_port "$i"); done
+	echo "$out"
+}
+apache_voters() {
+	local i out=
+	for i in $(apache_nodes); do out=$out${out:+,}$((i + 1))@127.0.0.1:$(apache_cport "$i"); done
+	echo "$out"
+}
+# What identifies a node's java process: its own configuration file.
+apache_tag() { echo "$(apache_node_dir "$1")/server.properties"; }
+apache_pid() { pids_alive "$VAR/kafka-$1.pid" "$(apache_tag "$1")"; }
+apache_home() { "$ROOT/scripts/kafka.sh" home; }
+
+# apache_conf I: the node's server.properties. Replication and min ISR
+# follow the node count: a three-node cluster keeps 3 copies and needs 2 in
+# sync to acknowledge; no unclean elections, no auto-created topics.
+apache_conf() {
+	local i=$1 rf=1 isr=1
+	[ "$KAFKA_NODES" -ge 3 ] && rf=3 isr=2
+	cat <<-EOF
+		# Written by scripts/stack.sh at every start.
+		process.roles=broker,controller
+		node.id=$((i + 1))
+		controller.quorum.voters=$(apache_voters)
+		listeners=PLAINTEXT://127.0.0.1:$(apache_port "$i"),CONTROLLER://127.0.0.1:$(apache_cport "$i")
+		advertised.listeners=PLAINTEXT://127.0.0.1:$(apache_port "$i")
+		controller.listener.names=CONTROLLER
+		inter.broker.listener.name=PLAINTEXT
+		listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+		log.dirs=$(apache_node_dir "$i")/data
+		auto.create.topics.enable=false
+		unclean.leader.election.enable=false
+		default.replication.factor=$rf
+		min.insync.replicas=$isr
+		offsets.topic.replication.factor=$rf
+		offsets.topic.num.partitions=10
+		transaction.state.log.replication.factor=$rf
+		transaction.state.log.min.isr=$isr
+		transaction.state.log.num.partitions=4
+		group.initial.rebalance.delay.ms=${ESM_KAFKA_REBALANCE_DELAY_MS:-0}
+		num.network.threads=2
+		num.io.threads=4
+		background.threads=4
+		log.cleaner.threads=1
+		num.recovery.threads.per.data.dir=1
+		controlled.shutdown.enable=true
+	EOF
+}
+
+# The cluster is laid out anew when the version or the node count changed;
+# otherwise its data survives stop and start like the database's.
+apache_layout() {
+	local want="$("$ROOT/scripts/kafka.sh" version) $KAFKA_NODES $ESM_KAFKA_PORT" i id kh
+	if [ "$(cat "$KAFKA_DIR/layout" 2>/dev/null)" != "$want" ]; then
+		[ ! -d "$KAFKA_DIR" ] || say "Kafka layout changed ($want): new cluster data"
+		apache_stop
+		rm -rf "$KAFKA_DIR"
+		forget_log_offsets
+		KAFKA_CHANGED=1
+	fi
+	mkdir -p "$KAFKA_DIR"
+	kh=$(apache_home) || die "Apache Kafka could not be fetched (scripts/kafka.sh)"
+	[ -s "$KAFKA_DIR/cluster.id" ] || "$kh/bin/kafka-storage.sh" random-uuid 2>/dev/null |
+		tail -n 1 >"$KAFKA_DIR/cluster.id"
+	id=$(cat "$KAFKA_DIR/cluster.id")
+	for i in $(apache_nodes); do
+		mkdir -p "$(apache_node_dir "$i")/data"
+		apache_conf "$i" >"$(apache_tag "$i")"
+		if [ ! -f "$(apache_node_dir "$i")/data/meta.properties" ]; then
+			"$kh/bin/kafka-storage.sh" format -t "$id" -c "$(apache_tag "$i")" \
+				>>"$LOG/kafka-$i.log" 2>&1 || die "formatting Kafka node $i failed, see $LOG/kafka-$i.log"
+		fi
+	done
+	echo "$want" >"$KAFKA_DIR/layout"
+}
+
+# Heap: a broker of this stack holds a few hundred MB of messages at most.
+apache_heap() { if [ "$KAFKA_NODES" -ge 3 ]; then echo -Xmx384m -Xms384m; else echo -Xmx512m -Xms512m; fi; }
+
+apache_node_start() {
+	local i=$1 kh
+	[ -z "$(apache_pid "$i")" ] || return 0
+	kh=$(apache_home)
+	KAFKA_HEAP_OPTS=$(apache_heap) KAFKA_LOG_DIR=$LOG setsid "$kh/bin/kafka-server-start.sh" \
+		"$(apache_tag "$i")" </dev/null >>"$LOG/kafka-$i.log" 2>&1 &
+	echo $! >"$VAR/kafka-$i.pid"
+}
+
+# apache_wait I: until node I accepts connections (60 s).
+apache_wait() {
+	local i=$1 port
+	port=$(apache_port "$i")
+	for _ in $(seq 600); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+		[ -n "$(apache_pid "$i")" ] || { tail -n 20 "$LOG/kafka-$i.log" >&2; die "Kafka node $i exited"; }
+		sleep 0.1
+	done
+	die "Kafka node $i did not listen on 127.0.0.1:$port in 60 s, see $LOG/kafka-$i.log"
+}
+
+apache_start() {
+	local i started=0
+	apache_layout
+	for i in $(apache_nodes); do
+		if [ -n "$(apache_pid "$i")" ]; then continue; fi
+		say "starting Apache Kafka $("$ROOT/scripts/kafka.sh" version) node $i on 127.0.0.1:$(apache_port "$i")"
+		apache_node_start "$i"
+		started=1
+	done
+	for i in $(apache_nodes); do apache_wait "$i"; done
+	[ "$started" = 1 ] || say "Kafka already running ($(apache_bootstrap))"
+}
+
+# apache_node_stop I [SIGNAL]: a clean stop by default (the broker hands
+# its partitions over first), or kill -9 with KILL.
+apache_node_stop() {
+	local i=$1 sig=${2:-TERM} p
+	p=$(apache_pid "$i")
+	[ -n "$p" ] || return 0
+	if [ "$sig" = KILL ]; then
+		kill -KILL "$p" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		rm -f "$VAR/kafka-$i.pid"
+	else
+		stop_pids "$VAR/kafka-$i.pid" "$(apache_tag "$i")" "Kafka node $i"
+	fi
+}
+
+apache_stop() {
+	local i
+	[ -d "$KAFKA_DIR" ] || return 0
+	for i in $(seq 0 8); do [ -f "$VAR/kafka-$i.pid" ] && apache_node_stop "$i"; done
+	return 0
 }
 
 # ---- env file ----------------------------------------------------------------
@@ -313,7 +516,8 @@ write_env() {
 			ESM_*_PORT | ESM_BIND | ESM_INTERNAL_BIND | ESM_PROCS_* | ESM_FCGI_TIMEOUT) continue ;;
 			ESM_DB_DSN | ESM_DSN_* | ESM_URL_* | ESM_PG_SUPER_DSN | ESM_*INTERNAL_URL) continue ;;
 			ESM_METRICS_DIR) continue ;;
-			ESM_KAFKA_BOOTSTRAP | ESM_KAFKA_EMBEDDED | ESM_ROOT | ESM_VAR | ESM_INSTANCE) continue ;;
+			ESM_KAFKA_BOOTSTRAP | ESM_KAFKA_EMBEDDED | ESM_KAFKA | ESM_KAFKA_KIND) continue ;;
+			ESM_KAFKA_NODES | ESM_ROOT | ESM_VAR | ESM_INSTANCE) continue ;;
 			ESM_JWT_PUBLIC_KEY_FILE | ESM_JWT_PRIVATE_KEY_FILE | ESM_WORKER_NAME) continue ;;
 			ESM_SMTP_URL | ESM_SMTP_EMBEDDED | ESM_MAILDIR) continue ;;
 			esac
@@ -323,7 +527,9 @@ write_env() {
 		echo "export ESM_ROOT=$(sq "$ROOT")"
 		echo "export ESM_VAR=$(sq "$VAR")"
 		echo "export ESM_KAFKA_BOOTSTRAP=$(sq "$KAFKA")"
-		echo "export ESM_KAFKA_EMBEDDED=$EMBEDDED"
+		echo "export ESM_KAFKA_KIND=$KAFKA_KIND"
+		[ "$KAFKA_KIND" != embedded ] || echo "export ESM_KAFKA_EMBEDDED=1"
+		[ "$KAFKA_KIND" != apache ] || echo "export ESM_KAFKA_NODES=$KAFKA_NODES"
 		echo "export ESM_PG_SUPER_DSN=$(sq "host=$(cq "$PG_SOCK") port=$ESM_PG_PORT user=postgres")"
 		echo "export ESM_URL_GATEWAY=http://$HOST:$ESM_GATEWAY_PORT"
 		while read -r svc pvar _ db role; do
@@ -592,6 +798,7 @@ stop() {
 		rm -f "$SOCK/$svc.sock"
 	done <<<"$SERVICES"
 	stop_pids "$VAR/broker.pid" esm-broker broker
+	apache_stop
 	pg_locate
 	if pg_running; then
 		say "stopping postgresql"
@@ -606,6 +813,11 @@ status() {
 	if pg_running; then line postgresql "running, 127.0.0.1:$ESM_PG_PORT, data $PG_DATA"; else line postgresql stopped; fi
 	p=$(pids_alive "$VAR/broker.pid" esm-broker)
 	if [ -n "$p" ]; then line broker "running, pid $p, $(cat "$VAR/broker.bootstrap" 2>/dev/null)"; else line broker stopped; fi
+	for p in $(seq 0 8); do
+		[ -f "$KAFKA_DIR/node$p/server.properties" ] || continue
+		if [ -n "$(apache_pid "$p")" ]; then line "kafka node $p" "running, pid $(apache_pid "$p"), 127.0.0.1:$(apache_port "$p")"
+		else line "kafka node $p" stopped; fi
+	done
 	while read -r svc _; do
 		p=$(pids_alive "$VAR/$svc.pids" "esm-$svc" | tr '\n' ' ')
 		if [ -n "$p" ]; then line "$svc pool" "running, pids $p"; else line "$svc pool" stopped; fi
@@ -620,8 +832,16 @@ status() {
 	if [ -n "$p" ]; then line lighttpd "running, pid $p, gateway http://$HOST:$ESM_GATEWAY_PORT"; else line lighttpd stopped; fi
 }
 
+# broker_signal SIG WHAT: the embedded broker's fault switch (USR1 down,
+# USR2 up); for Apache Kafka, down stops every node cleanly and up starts
+# them and waits until they listen.
 broker_signal() {
 	local p
+	if [ "$KAFKA_MODE" = apache ]; then
+		if [ "$1" = USR1 ]; then apache_stop; else apache_start; fi
+		say "kafka: $2"
+		return
+	fi
 	p=$(pids_alive "$VAR/broker.pid" esm-broker)
 	[ -n "$p" ] || die "the embedded broker is not running"
 	kill "-$1" "$p"
@@ -640,6 +860,19 @@ restart-pg)
 	;;
 broker-down) broker_signal USR1 "brokers down" ;;
 broker-up) broker_signal USR2 "brokers up" ;;
+# One node of an Apache Kafka cluster (make test's fault suite): a clean
+# stop, kill -9, start (and wait until it listens), SIGSTOP and SIGCONT.
+kafka-stop | kafka-kill | kafka-start | kafka-pause | kafka-resume)
+	[[ $NODE =~ ^[0-9]$ ]] && [ "$NODE" -lt "$KAFKA_NODES" ] || die "$CMD needs a node number below $KAFKA_NODES"
+	case $CMD in
+	kafka-stop) apache_node_stop "$NODE" ;;
+	kafka-kill) apache_node_stop "$NODE" KILL ;;
+	kafka-start) apache_node_start "$NODE" && apache_wait "$NODE" ;;
+	kafka-pause) kill -STOP "$(apache_pid "$NODE")" ;;
+	kafka-resume) kill -CONT "$(apache_pid "$NODE")" ;;
+	esac
+	say "kafka node $NODE: ${CMD#kafka-}"
+	;;
 env) echo "$ENVF" ;;
 *) usage ;;
 esac
