@@ -1,13 +1,15 @@
 /*
  * kafka.h: the project's Kafka clients on librdkafka: a producer (idempotent
- * with acks=all when asked), and a consumer group member with manual offset
- * store. Only kafka.c includes rdkafka.h. Every client reads its security
- * settings from the environment: ESM_KAFKA_SECURITY_PROTOCOL (plaintext,
- * ssl, sasl_plaintext, sasl_ssl), ESM_KAFKA_SASL_MECHANISM (SCRAM-SHA-512),
- * ESM_KAFKA_SASL_USERNAME, ESM_KAFKA_SASL_PASSWORD_FILE, ESM_KAFKA_SSL_CA_FILE. Bootstrap servers always come
- * from the caller (configuration); the clients know nothing about the
- * embedded broker. That broker (worker/broker) runs on librdkafka's mock
- * cluster, which is wrapped at the end of this file for that one program.
+ * with acks=all when asked), a consumer group member with manual offset
+ * store, and an admin client for topics and ACLs. Only kafka.c includes
+ * rdkafka.h. Every client reads its security settings from the
+ * environment: ESM_KAFKA_SECURITY_PROTOCOL (plaintext, ssl, sasl_plaintext,
+ * sasl_ssl), ESM_KAFKA_SASL_MECHANISM (SCRAM-SHA-512),
+ * ESM_KAFKA_SASL_USERNAME, ESM_KAFKA_SASL_PASSWORD_FILE,
+ * ESM_KAFKA_SSL_CA_FILE. Bootstrap servers always come from the caller
+ * (configuration); the clients know nothing about the embedded broker.
+ * That broker (worker/broker) runs on librdkafka's mock cluster, which is
+ * wrapped at the end of this file for that one program.
  */
 #ifndef ESM_KAFKA_H
 #define ESM_KAFKA_H
@@ -92,6 +94,81 @@ const void *kafka_msg_payload(const kafka_msg *m, size_t *len);
 /* Value of the first header called name, NULL when absent. */
 const char *kafka_msg_header(const kafka_msg *m, const char *name, size_t *len);
 void kafka_msg_free(kafka_msg *m);
+
+/*
+ * Admin client: describes and creates topics and creates ACLs, for the
+ * program that declares the system's topics (worker/topics). It has the
+ * producer's security settings and callbacks, and never lets a request
+ * create a topic by itself. Every call waits at most timeout_ms for the
+ * cluster's answer and returns 0, or -1 with the reason in err.
+ */
+typedef struct kafka_admin kafka_admin;
+
+/* What the cluster says about one topic. */
+struct kafka_topic_state {
+	int exists;		/* 0: the cluster has no such topic (and the rest is 0) */
+	int partitions;
+	int replication;	/* replicas of the partition that has fewest */
+	int min_isr;		/* the topic's min.insync.replicas */
+	int64_t retention_ms;	/* the topic's retention.ms (-1: kept forever) */
+};
+
+/* A topic to create. */
+struct kafka_topic_new {
+	const char *name;
+	int partitions;
+	int replication;
+	int min_isr;
+	int64_t retention_ms;
+};
+
+/* ACL vocabulary: the operations, resource types and pattern types of
+ * Kafka's ACLs that a deployment declares. KAFKA_RES_CLUSTER is named
+ * "kafka-cluster". */
+enum kafka_acl_op {
+	KAFKA_ACL_ALL, KAFKA_ACL_READ, KAFKA_ACL_WRITE, KAFKA_ACL_CREATE,
+	KAFKA_ACL_DELETE, KAFKA_ACL_ALTER, KAFKA_ACL_DESCRIBE,
+	KAFKA_ACL_CLUSTER_ACTION, KAFKA_ACL_DESCRIBE_CONFIGS,
+	KAFKA_ACL_ALTER_CONFIGS, KAFKA_ACL_IDEMPOTENT_WRITE
+};
+enum kafka_acl_resource { KAFKA_RES_TOPIC, KAFKA_RES_GROUP, KAFKA_RES_CLUSTER };
+enum kafka_acl_pattern { KAFKA_PAT_LITERAL, KAFKA_PAT_PREFIXED };
+
+/* Allows principal ("User:name") op on the resources of type res whose
+ * name is name (literal) or starts with it (prefixed), from any host. */
+struct kafka_acl {
+	const char *principal;
+	enum kafka_acl_op op;
+	enum kafka_acl_resource res;
+	enum kafka_acl_pattern pat;
+	const char *name;
+};
+
+/* New admin client for bootstrap ("host:port,..."); it connects on first
+ * use. NULL on error (err filled). */
+kafka_admin *kafka_admin_new(const char *bootstrap, char *err, size_t errlen);
+/* Describes the topics names[0..n) into out[0..n) and sets *brokers to
+ * the number of brokers the cluster reports. A topic the cluster does not
+ * have is out[i].exists = 0, not an error, and so is one being created or
+ * deleted (a configuration, no partitions yet); a topic the client may not
+ * describe is an error. Takes up to twice timeout_ms (the metadata, then
+ * the topics' configurations). 0 / -1. */
+int kafka_admin_describe(kafka_admin *a, const char *const *names, size_t n,
+    struct kafka_topic_state *out, int *brokers, int timeout_ms, char *err,
+    size_t errlen) ESM_WUR;
+/* Creates topic t with its partitions, replication, min.insync.replicas,
+ * retention.ms and unclean.leader.election.enable=false, and waits until
+ * the controller has it. 0, or -1 with errno EEXIST when the topic exists
+ * already (nothing changed), else another errno. */
+int kafka_admin_create(kafka_admin *a, const struct kafka_topic_new *t, int timeout_ms,
+    char *err, size_t errlen) ESM_WUR;
+/* Creates the ACLs acls[0..n) in one request. Creating an ACL that exists
+ * is no change, so a failed call may simply be repeated. 0, or -1 when the
+ * request or any ACL failed (err names the first one that did). */
+int kafka_admin_create_acls(kafka_admin *a, const struct kafka_acl *acls, size_t n,
+    int timeout_ms, char *err, size_t errlen) ESM_WUR;
+/* Destroys the client. Accepts NULL. */
+void kafka_admin_free(kafka_admin *a);
 
 /*
  * Embedded development broker: librdkafka's mock cluster, brokers speaking

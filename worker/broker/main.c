@@ -7,9 +7,12 @@
  *
  *   esm-broker [-b brokers] [-p partitions] [-f bootstrap-file] [-P pidfile]
  *
- * Creates the project's topics up front. The mock cluster also creates an
- * unknown topic when a client's metadata request allows it (producers do by
- * default, consumers do not), with the mock's own default of 4 partitions.
+ * Creates the system's topics up front, from their table (shared/topics.h)
+ * with its partition counts, or all with -p partitions. The mock cluster
+ * also creates an unknown topic when a client's metadata request allows it
+ * (producers do by default, consumers do not), with the mock's own default
+ * of 4 partitions (on a real cluster esm-topics declares the topics and
+ * auto-creation stays off).
  *
  * Fault switch for tests: SIGUSR1 takes every broker down (connections are
  * dropped and refused), SIGUSR2 brings them back. SIGTERM/SIGINT stop it.
@@ -17,8 +20,8 @@
  *
  * Retention: the mock keeps a bounded log per partition and drops the oldest
  * messages beyond it, as a real broker does by retention.bytes. A consumer
- * that falls further behind than that loses what was dropped; hence many
- * partitions by default (12), which multiplies what a topic holds.
+ * that falls further behind than that loses what was dropped; -p with more
+ * partitions multiplies what a topic holds.
  *
  * Left out: persistence, real replication, the admin API (the mock has no
  * CreateTopics), authentication.
@@ -34,21 +37,12 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "topics.h"
 #include "util.h"
 
 #define BROKER_MAX_BROKERS 16
 #define BROKER_MAX_PARTITIONS 256
 #define BROKER_TICK_MS 50
-
-static const char *const broker_topics[] = {
-	"user-registration-events",
-	"task-events",
-	"booking-events",
-	"flight-updates",
-	"application-logs",
-	"application-logs-errors",
-	"notifications-dlq",
-};
 
 static volatile sig_atomic_t broker_stop;
 static volatile sig_atomic_t broker_want_up = 1;
@@ -139,12 +133,13 @@ int
 main(int argc, char **argv)
 {
 	const char *bootfile = NULL, *pidfile = NULL, *boot;
+	const struct topic_spec *topics;
 	kafka_mock *k = NULL;
 	char err[512], pid[32];
 	struct timespec tick = { 0, BROKER_TICK_MS * 1000000L };
-	int brokers = 1, partitions = 12, up = 1, want, ch, rc = 1;
+	int brokers = 1, partitions = 0, up = 1, want, ch, rc = 1;
 	int wrote_pid = 0, wrote_boot = 0;
-	size_t i;
+	size_t i, ntopics;
 
 	log_init("broker");
 	while ((ch = getopt(argc, argv, "b:p:f:P:h")) != -1) {
@@ -185,9 +180,11 @@ main(int argc, char **argv)
 		log_crit("cannot start the mock cluster: %s", err);
 		goto out;
 	}
-	for (i = 0; i < ESM_NELEM(broker_topics); i++)
-		if (kafka_mock_topic_create(k, broker_topics[i], partitions, err, sizeof(err)) == -1) {
-			log_crit("cannot create topic %s: %s", broker_topics[i], err);
+	topics = topics_all(&ntopics);
+	for (i = 0; i < ntopics; i++)
+		if (kafka_mock_topic_create(k, topics[i].name,
+		    partitions > 0 ? partitions : topics[i].partitions, err, sizeof(err)) == -1) {
+			log_crit("cannot create topic %s: %s", topics[i].name, err);
 			goto out;
 		}
 	boot = kafka_mock_bootstraps(k);
@@ -204,8 +201,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	wrote_boot = bootfile != NULL;
-	log_info("broker ready: bootstrap %s, %d brokers, %zu topics of %d partitions",
-	    boot, brokers, ESM_NELEM(broker_topics), partitions);
+	if (partitions > 0)
+		log_info("broker ready: bootstrap %s, %d brokers, %zu topics of %d partitions",
+		    boot, brokers, ntopics, partitions);
+	else
+		log_info("broker ready: bootstrap %s, %d brokers, %zu topics as declared",
+		    boot, brokers, ntopics);
 
 	while (!broker_stop) {
 		want = broker_want_up;
