@@ -336,9 +336,8 @@ topics_create() {
 	local i
 	[ -x "$BIN/esm-topics" ] || { warn "build/bin/esm-topics not built: topics not declared"; return 0; }
 	for i in $(seq 30); do
-		ESM_KAFKA_BOOTSTRAP=$1 "$BIN/esm-topics" --create >>"$LOG/topics.log" 2>&1 &&
-			ESM_KAFKA_BOOTSTRAP=$1 "$BIN/esm-topics" --check >"$VAR/topics.check" 2>>"$LOG/topics.log" &&
-			{ say "topics declared and checked ($(wc -l <"$VAR/topics.check") topics)"; return 0; }
+		ESM_KAFKA_BOOTSTRAP=$1 "$BIN/esm-topics" --create --check >"$VAR/topics.check" 2>>"$LOG/topics.log" &&
+			{ say "topics declared and checked ($(grep -c ': ok' "$VAR/topics.check") ok)"; return 0; }
 		[ "$i" -lt 30 ] && sleep 1
 	done
 	cat "$VAR/topics.check" >&2 2>/dev/null || true
