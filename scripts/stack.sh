@@ -268,6 +268,12 @@ if [ -z "$KAFKA_MODE" ]; then
 fi
 case $KAFKA_MODE in embedded | apache) ;; *) die "ESM_KAFKA must be embedded or apache" ;; esac
 KAFKA_NODES=${ESM_KAFKA_NODES:-1}
+# ESM_KAFKA_SECURITY=sasl_ssl (Apache Kafka only): the client listener
+# speaks SASL_SSL with SCRAM-SHA-512 alone, certificates from a CA made
+# here, one principal per program with the rights of scripts/kafka/acls,
+# and an admin principal for esm-topics and the tests.
+KAFKA_SECURITY=${ESM_KAFKA_SECURITY:-plaintext}
+case $KAFKA_SECURITY in plaintext | sasl_ssl) ;; *) die "ESM_KAFKA_SECURITY must be plaintext or sasl_ssl" ;; esac
 [[ $KAFKA_NODES =~ ^[1-9]$ ]] || die "ESM_KAFKA_NODES must be 1 to 9"
 # Node i (0-based) listens for clients on KAFKA_PORT + 2i and for the
 # controller quorum on KAFKA_PORT + 2i + 1.
@@ -323,6 +329,8 @@ broker_start() {
 # The log collector keeps its Kafka offsets in its own database; against a
 # new, empty cluster they would make it skip everything as already seen.
 forget_log_offsets() {
+	pg_locate
+	pg_running || return 0
 	if [ "$(psql_super -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'logmonitor'")" = 1 ] &&
 		[ "$(psql_super -d logmonitor -tAc "SELECT to_regclass('log_offsets') IS NOT NULL")" = t ]; then
 		psql_super -d logmonitor -qc "DELETE FROM log_offsets" >/dev/null
@@ -335,9 +343,17 @@ forget_log_offsets() {
 topics_create() {
 	local i
 	[ -x "$BIN/esm-topics" ] || { warn "build/bin/esm-topics not built: topics not declared"; return 0; }
+	local -a acl=() envs=("ESM_KAFKA_BOOTSTRAP=$1")
+	if [ "${KAFKA_KIND:-}" = apache ] && [ "$KAFKA_SECURITY" = sasl_ssl ]; then
+		envs+=(ESM_KAFKA_SECURITY_PROTOCOL=sasl_ssl "ESM_KAFKA_SSL_CA_FILE=$KAFKA_DIR/tls/ca.crt"
+			$(kafka_creds admin))
+		acl=(--acls "$ROOT/scripts/kafka/acls")
+	fi
+	# A refusal (wrong credentials) is final: no retry.
 	for i in $(seq 30); do
-		ESM_KAFKA_BOOTSTRAP=$1 "$BIN/esm-topics" --create --check >"$VAR/topics.check" 2>>"$LOG/topics.log" &&
+		env "${envs[@]}" ESM_KAFKA_ADMIN_TIMEOUT_MS=5000 "$BIN/esm-topics" --create "${acl[@]}" --check >"$VAR/topics.check" 2>>"$LOG/topics.log" &&
 			{ say "topics declared and checked ($(grep -c ': ok' "$VAR/topics.check") ok)"; return 0; }
+		tail -n 1 "$LOG/topics.log" | grep -q 'refuses this client' && break
 		[ "$i" -lt 30 ] && sleep 1
 	done
 	cat "$VAR/topics.check" >&2 2>/dev/null || true
@@ -376,11 +392,7 @@ apache_conf() {
 		process.roles=broker,controller
 		node.id=$((i + 1))
 		controller.quorum.voters=$(apache_voters)
-		listeners=PLAINTEXT://127.0.0.1:$(apache_port "$i"),CONTROLLER://127.0.0.1:$(apache_cport "$i")
-		advertised.listeners=PLAINTEXT://127.0.0.1:$(apache_port "$i")
 		controller.listener.names=CONTROLLER
-		inter.broker.listener.name=PLAINTEXT
-		listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 		log.dirs=$(apache_node_dir "$i")/data
 		auto.create.topics.enable=false
 		unclean.leader.election.enable=false
@@ -399,12 +411,122 @@ apache_conf() {
 		num.recovery.threads.per.data.dir=1
 		controlled.shutdown.enable=true
 	EOF
+	apache_listeners "$i"
+}
+
+# apache_listeners I: plain listeners, or SASL_SSL for clients and brokers
+# with TLS client certificates on the controller quorum (only holders of
+# the broker key reach it), an authorizer that denies what no ACL allows.
+apache_listeners() {
+	local i=$1 p c t=$KAFKA_DIR/tls
+	p=$(apache_port "$i") c=$(apache_cport "$i")
+	if [ "$KAFKA_SECURITY" = plaintext ]; then
+		cat <<-EOF
+			listeners=PLAINTEXT://127.0.0.1:$p,CONTROLLER://127.0.0.1:$c
+			advertised.listeners=PLAINTEXT://127.0.0.1:$p
+			inter.broker.listener.name=PLAINTEXT
+			listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+		EOF
+		return
+	fi
+	cat <<-EOF
+		listeners=SASL_SSL://127.0.0.1:$p,CONTROLLER://127.0.0.1:$c
+		advertised.listeners=SASL_SSL://127.0.0.1:$p
+		inter.broker.listener.name=SASL_SSL
+		listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL
+		sasl.enabled.mechanisms=SCRAM-SHA-512
+		sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+		listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(kafka_password admin)";
+		ssl.keystore.type=PEM
+		ssl.keystore.location=$t/broker.pem
+		ssl.truststore.type=PEM
+		ssl.truststore.location=$t/ca.crt
+		listener.name.controller.ssl.client.auth=required
+		authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+		super.users=User:admin;User:CN=esm-kafka-broker
+		allow.everyone.if.no.acl.found=false
+	EOF
+}
+
+# ---- Kafka principals (ESM_KAFKA_SECURITY=sasl_ssl) -----------------------------
+
+# Every program is a principal of its own name; admin declares topics and
+# ACLs and reads topics for the tests.
+kafka_principals() {
+	echo admin
+	echo "$SERVICES" | awk '{print $1}'
+	echo "$WORKERS" | awk '{print $1}'
+}
+# kafka_password NAME: generated once into secrets/kafka-NAME (0600).
+kafka_password() {
+	local f=$VAR/secrets/kafka-$1
+	[ -s "$f" ] || (umask 077 && head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f")
+	cat "$f"
+}
+# kafka_creds NAME: the settings a program adds to its environment.
+kafka_creds() {
+	[ "${KAFKA_KIND:-}" = apache ] && [ "$KAFKA_SECURITY" = sasl_ssl ] || return 0
+	kafka_password "$1" >/dev/null
+	echo "ESM_KAFKA_SASL_USERNAME=$1"
+	echo "ESM_KAFKA_SASL_PASSWORD_FILE=$VAR/secrets/kafka-$1"
+}
+# kafka_tls: a CA and the brokers' key and certificate (for 127.0.0.1 and
+# localhost), made once.
+kafka_tls() {
+	local t=$KAFKA_DIR/tls
+	[ -s "$t/broker.pem" ] && return 0
+	command -v openssl >/dev/null || die "openssl is not installed (make deps)"
+	mkdir -p "$t"
+	(
+		umask 077
+		cd "$t"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+			-subj "/CN=esm-kafka-ca" -keyout ca.key -out ca.crt
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out broker.key
+		openssl req -new -key broker.key -subj "/CN=esm-kafka-broker" -out broker.csr
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >ext
+		openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+			-extfile ext -out broker.crt
+		cat broker.key broker.crt >broker.pem
+		rm -f broker.csr ext
+	) >>"$LOG/kafka-tls.log" 2>&1 || die "making the Kafka certificates failed, see $LOG/kafka-tls.log"
+	chmod 0644 "$t/ca.crt"
+}
+# kafka_scram_args: kafka-storage format arguments that create every
+# principal's SCRAM credential with the cluster.
+kafka_scram_args() {
+	local n
+	[ "$KAFKA_SECURITY" = sasl_ssl ] || return 0
+	for n in $(kafka_principals); do
+		printf -- '--add-scram\nSCRAM-SHA-512=[name=%s,password=%s]\n' "$n" "$(kafka_password "$n")"
+	done
+}
+# kafka_client_conf: librdkafka properties of the admin principal, for kcat
+# (KCAT_CONFIG) and the Java tools (--command-config).
+kafka_client_conf() {
+	local f=$KAFKA_DIR/admin.properties
+	if [ "$KAFKA_SECURITY" = plaintext ]; then rm -f "$f"; return 0; fi
+	(umask 077 && cat >"$f") <<-EOF
+		security.protocol=SASL_SSL
+		sasl.mechanism=SCRAM-SHA-512
+		sasl.username=admin
+		sasl.password=$(kafka_password admin)
+		ssl.ca.location=$KAFKA_DIR/tls/ca.crt
+	EOF
+	(umask 077 && cat >"$KAFKA_DIR/admin-java.properties") <<-EOF
+		security.protocol=SASL_SSL
+		sasl.mechanism=SCRAM-SHA-512
+		sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(kafka_password admin)";
+		ssl.truststore.type=PEM
+		ssl.truststore.location=$KAFKA_DIR/tls/ca.crt
+	EOF
 }
 
 # The cluster is laid out anew when the version or the node count changed;
 # otherwise its data survives stop and start like the database's.
 apache_layout() {
-	local want="$("$ROOT/scripts/kafka.sh" version) $KAFKA_NODES $ESM_KAFKA_PORT" i id kh
+	local want="$("$ROOT/scripts/kafka.sh" version) $KAFKA_NODES $ESM_KAFKA_PORT $KAFKA_SECURITY" i id kh
+	local -a scram
 	if [ "$(cat "$KAFKA_DIR/layout" 2>/dev/null)" != "$want" ]; then
 		[ ! -d "$KAFKA_DIR" ] || say "Kafka layout changed ($want): new cluster data"
 		apache_stop
@@ -417,11 +539,14 @@ apache_layout() {
 	[ -s "$KAFKA_DIR/cluster.id" ] || "$kh/bin/kafka-storage.sh" random-uuid 2>/dev/null |
 		tail -n 1 >"$KAFKA_DIR/cluster.id"
 	id=$(cat "$KAFKA_DIR/cluster.id")
+	[ "$KAFKA_SECURITY" = plaintext ] || kafka_tls
+	mapfile -t scram < <(kafka_scram_args)
+	kafka_client_conf
 	for i in $(apache_nodes); do
 		mkdir -p "$(apache_node_dir "$i")/data"
 		apache_conf "$i" >"$(apache_tag "$i")"
 		if [ ! -f "$(apache_node_dir "$i")/data/meta.properties" ]; then
-			"$kh/bin/kafka-storage.sh" format -t "$id" -c "$(apache_tag "$i")" \
+			"$kh/bin/kafka-storage.sh" format -t "$id" -c "$(apache_tag "$i")" "${scram[@]}" \
 				>>"$LOG/kafka-$i.log" 2>&1 || die "formatting Kafka node $i failed, see $LOG/kafka-$i.log"
 		fi
 	done
@@ -516,7 +641,8 @@ write_env() {
 			ESM_DB_DSN | ESM_DSN_* | ESM_URL_* | ESM_PG_SUPER_DSN | ESM_*INTERNAL_URL) continue ;;
 			ESM_METRICS_DIR) continue ;;
 			ESM_KAFKA_BOOTSTRAP | ESM_KAFKA_EMBEDDED | ESM_KAFKA | ESM_KAFKA_KIND) continue ;;
-			ESM_KAFKA_NODES | ESM_ROOT | ESM_VAR | ESM_INSTANCE) continue ;;
+			ESM_KAFKA_NODES | ESM_KAFKA_SECURITY | ESM_ROOT | ESM_VAR | ESM_INSTANCE) continue ;;
+			ESM_KAFKA_SECURITY_PROTOCOL | ESM_KAFKA_SSL_CA_FILE | ESM_KAFKA_SASL_*) [ "$KAFKA_KIND" = external ] || continue ;;
 			ESM_JWT_PUBLIC_KEY_FILE | ESM_JWT_PRIVATE_KEY_FILE | ESM_WORKER_NAME) continue ;;
 			ESM_SMTP_URL | ESM_SMTP_EMBEDDED | ESM_MAILDIR) continue ;;
 			esac
@@ -527,6 +653,19 @@ write_env() {
 		echo "export ESM_VAR=$(sq "$VAR")"
 		echo "export ESM_KAFKA_BOOTSTRAP=$(sq "$KAFKA")"
 		echo "export ESM_KAFKA_KIND=$KAFKA_KIND"
+		if [ "$KAFKA_KIND" = apache ]; then
+			echo "export ESM_KAFKA_SECURITY=$KAFKA_SECURITY"
+			if [ "$KAFKA_SECURITY" = sasl_ssl ]; then
+				# The admin principal, for the tests and esm-loggen; every
+				# program gets its own in its environment (kafka_creds).
+				echo "export ESM_KAFKA_SECURITY_PROTOCOL=sasl_ssl"
+				echo "export ESM_KAFKA_SSL_CA_FILE=$(sq "$KAFKA_DIR/tls/ca.crt")"
+				echo "export ESM_KAFKA_SASL_USERNAME=admin"
+				echo "export ESM_KAFKA_SASL_PASSWORD_FILE=$(sq "$VAR/secrets/kafka-admin")"
+				echo "export KCAT_CONFIG=$(sq "$KAFKA_DIR/admin.properties")"
+				echo "export ESM_KAFKA_TOOLS_CONFIG=$(sq "$KAFKA_DIR/admin-java.properties")"
+			fi
+		fi
 		[ "$KAFKA_KIND" != embedded ] || echo "export ESM_KAFKA_EMBEDDED=1"
 		[ "$KAFKA_KIND" != apache ] || echo "export ESM_KAFKA_NODES=$KAFKA_NODES"
 		echo "export ESM_PG_SUPER_DSN=$(sq "host=$(cq "$PG_SOCK") port=$ESM_PG_PORT user=postgres")"
@@ -617,7 +756,7 @@ pools_start() {
 		say "starting $svc pool: $n processes on $SOCK/$svc.sock"
 		# spawn-fcgi sends the children's stdout and stderr to /dev/null; the
 		# sh wrapper execs the program (same pid) with both appended to its log.
-		runenv "ESM_DSN_$(upper "$svc")" "${extra[@]}"
+		runenv "ESM_DSN_$(upper "$svc")" "${extra[@]}" $(kafka_creds "$svc")
 		# shellcheck disable=SC2016 # $0 and $1 are the inner shell's
 		"${RUNENV[@]}" spawn-fcgi -s "$SOCK/$svc.sock" -M 0600 -F "$n" -P "$pidf" -- \
 			/bin/sh -c 'exec "$0" >>"$1" 2>&1' "$BIN/esm-$svc" "$LOG/$svc.log" \
@@ -647,7 +786,7 @@ workers_start() {
 		fi
 		say "starting $name"
 		# setsid: own session, so a terminal's ^C or hangup does not reach it.
-		runenv "ESM_DSN_$(upper "$name")" "ESM_WORKER_NAME=$name"
+		runenv "ESM_DSN_$(upper "$name")" "ESM_WORKER_NAME=$name" $(kafka_creds "$name")
 		"${RUNENV[@]}" setsid "$BIN/esm-$prog" </dev/null >>"$LOG/$name.log" 2>&1 &
 		echo $! >"$VAR/$name.pid"
 	done <<<"$WORKERS"

@@ -38,6 +38,10 @@
 #define KAFKA_RL_SLOTS 16
 #define KAFKA_RL_US (10 * 1000 * 1000)	/* one line per key per 10 s */
 #define KAFKA_LINGER_MS "5"
+/* A topic the producer may not write stays refused in its metadata until
+ * the next refresh: every 10 s instead of librdkafka's 5 minutes, so a
+ * granted ACL takes effect soon (one small request per interval). */
+#define KAFKA_METADATA_MS "10000"
 /* A refusal is news for this long: librdkafka retries a refused
  * connection at least every reconnect.backoff.max.ms (10 s). */
 #define KAFKA_REFUSAL_US (30 * 1000 * 1000)
@@ -64,7 +68,7 @@ struct kafka_common {
 	struct kafka_rl_slot rl[KAFKA_RL_SLOTS];
 	/* The last refusal by the cluster (authentication, authorization),
 	 * under mu, for kafka_refusal; cleared by a later success. */
-	char refusal[200];
+	char refusal[512];
 	int64_t refusal_us;
 };
 
@@ -155,12 +159,26 @@ kafka_is_refusal(int err)
 	}
 }
 
+/* librdkafka before 2.6.1 sends a SCRAM client-final message whose nonce
+ * Kafka 4.x rejects (RFC 5802's strict comparison, librdkafka PR #4895):
+ * to such a broker every password looks wrong. A SCRAM refusal says so. */
+#define KAFKA_SCRAM_FIXED 0x020601ff
+#define KAFKA_SCRAM_HINT " (if the brokers run Kafka 4.x: this librdkafka is older than 2.6.1 and " \
+	"cannot authenticate with SCRAM to them; use Kafka 3.9 or librdkafka 2.6.1 or newer)"
+
+static int
+kafka_scram_suspect(const char *reason)
+{
+	return rd_kafka_version() < KAFKA_SCRAM_FIXED && strstr(reason, "SCRAM") != NULL;
+}
+
 /* Records a refusal, or with reason NULL forgets it (a success since). */
 static void
 kafka_refused(struct kafka_common *c, const char *reason)
 {
 	pthread_mutex_lock(&c->mu);
-	snprintf(c->refusal, sizeof(c->refusal), "%s", reason != NULL ? reason : "");
+	snprintf(c->refusal, sizeof(c->refusal), "%s%s", reason != NULL ? reason : "",
+	    reason != NULL && kafka_scram_suspect(reason) ? KAFKA_SCRAM_HINT : "");
 	c->refusal_us = reason != NULL ? util_mono_us() : 0;
 	pthread_mutex_unlock(&c->mu);
 }
@@ -196,8 +214,8 @@ kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	if (kafka_is_refusal(err)) {
 		kafka_refused(c, reason);
 		if (kafka_rl_allow(c, (uint32_t)err, &sup))
-			log_error("kafka %s: the cluster refuses this client: %s (%u similar suppressed)",
-			    rd_kafka_name(rk), reason, sup);
+			log_error("kafka %s: the cluster refuses this client: %s%s (%u similar suppressed)",
+			    rd_kafka_name(rk), reason, kafka_scram_suspect(reason) ? KAFKA_SCRAM_HINT : "", sup);
 		return;
 	}
 	if (!kafka_rl_allow(c, (uint32_t)err, &sup))
@@ -393,6 +411,7 @@ kafka_producer_new(const char *bootstrap, int idempotent, int delivery_timeout_m
 	    kafka_set(conf, "message.timeout.ms", tmo, err, errlen) == -1 ||
 	    kafka_set(conf, "linger.ms", KAFKA_LINGER_MS, err, errlen) == -1 ||
 	    kafka_set(conf, "partitioner", "murmur2_random", err, errlen) == -1 ||
+	    kafka_set(conf, "topic.metadata.refresh.interval.ms", KAFKA_METADATA_MS, err, errlen) == -1 ||
 	    kafka_set(conf, "log.queue", "true", err, errlen) == -1 ||
 	    kafka_set_security(conf, err, errlen) == -1)
 		goto out;
@@ -460,6 +479,18 @@ kafka_produce(kafka_producer *p, const char *topic, const char *key, const void 
 		/* On failure the headers stay ours. */
 		if (hdrs != NULL)
 			rd_kafka_headers_destroy(hdrs);
+		if (kafka_is_refusal(e)) {
+			char why[160];
+			unsigned sup = 0;
+
+			snprintf(why, sizeof(why), "%s: %s", topic, rd_kafka_err2str(e));
+			kafka_refused(&p->c, why);
+			if (kafka_rl_allow(&p->c, (uint32_t)e, &sup))
+				log_error("kafka %s: the cluster refuses this client: %s (%u similar suppressed)",
+				    rd_kafka_name(p->c.rk), why, sup);
+			errno = EACCES;
+			return -1;
+		}
 		errno = e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ENOBUFS : EIO;
 		return -1;
 	}

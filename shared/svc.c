@@ -93,7 +93,7 @@ kafka_check(char *why, size_t len)
 static int
 health_reply(struct http_req *r)
 {
-	char why[200];
+	char why[512];
 	int dbok = db_ping(g_db) == DB_OK;
 	const char *kst = kafka_check(why, sizeof(why));
 	int ok = dbok && strcmp(kst, "ok") == 0;

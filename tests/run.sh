@@ -103,6 +103,9 @@ start_stack() {
 		# shellcheck disable=SC1090
 		. "$(scripts/stack.sh env "$INST")"
 		set +a
+		# The suites' own calls of stack.sh (broker-down, start) keep to
+		# the broker this stack runs.
+		case ${ESM_KAFKA_KIND:-} in embedded | apache) export ESM_KAFKA=$ESM_KAFKA_KIND ;; esac
 		return 0
 	fi
 	count "test stack ($*)" 0 1 " (did not start)"
@@ -133,26 +136,19 @@ fi
 
 # ESM_TEST_ONLY=SUITE runs just that integration suite (make test-faults).
 if [ -n "${ESM_TEST_ONLY:-}" ]; then
-	run "integration $ESM_TEST_ONLY" "$(bin build/tests/integration-tests build/tests/integration)" "$ESM_TEST_ONLY"
+	run "integration $ESM_TEST_ONLY" "$(bin build/tests/integration-tests build/tests/integration)" $ESM_TEST_ONLY
 	SUITES=()
 else
 	INTEG=$(bin build/tests/integration-tests build/tests/integration)
 	run unit "$(bin build/tests/unit-tests build/tests/unit)"
+	# The kafka_security suite needs a SASL_SSL stack (ESM_KAFKA_SECURITY).
+	SEC=(-x kafka_security)
+	[ "${ESM_KAFKA_SECURITY:-plaintext}" = sasl_ssl ] && SEC=()
+	LATE=0
 	if [ "$ESM_KAFKA" = apache ]; then
-		run "integration (kafka $(scripts/kafka.sh version))" "$INTEG" -x faults
-		# The fault suite on a cluster: stopping the one-broker stack's
-		# Kafka and starting three nodes lays out a new cluster.
-		echo
-		echo "==== test stack on a $FAULT_NODES-node Kafka cluster"
-		if start_stack ESM_KAFKA_NODES="$FAULT_NODES"; then
-			run "integration faults (kafka $(scripts/kafka.sh version), $FAULT_NODES nodes)" "$INTEG" faults
-		fi
-		# The embedded broker of make run: events and notifications.
-		echo
-		echo "==== test stack on the embedded broker"
-		if start_stack ESM_KAFKA=embedded; then
-			run "integration (embedded broker)" "$INTEG" events notify
-		fi
+		run "integration (kafka $(scripts/kafka.sh version), ${ESM_KAFKA_SECURITY:-plaintext})" "$INTEG" -x faults "${SEC[@]}"
+		# The sanitizer pass leaves the fault suite to the first pass.
+		[ -n "$SAN_DIR" ] || LATE=1
 	else
 		run integration "$INTEG"
 	fi
@@ -164,6 +160,22 @@ for suite in "${SUITES[@]}"; do
 	[ -x "$suite" ] || continue
 	run "${suite%/run.sh}" "$suite"
 done
+
+if [ "${LATE:-0}" = 1 ]; then
+	# The embedded broker of make run: events and notifications.
+	echo
+	echo "==== test stack on the embedded broker"
+	if start_stack ESM_KAFKA=embedded; then
+		run "integration (embedded broker)" "$INTEG" events notify
+	fi
+	# The fault suite on a cluster: starting three nodes instead of one
+	# lays out a new cluster.
+	echo
+	echo "==== test stack on a $FAULT_NODES-node Kafka cluster"
+	if start_stack ESM_KAFKA=apache ESM_KAFKA_NODES="$FAULT_NODES"; then
+		run "integration faults (kafka $(scripts/kafka.sh version), $FAULT_NODES nodes)" "$INTEG" faults
+	fi
+fi
 
 stop_stack
 # Processes report leaks when they exit, so this comes after the stop.
