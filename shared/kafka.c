@@ -230,7 +230,12 @@ kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 	struct kafka_common *c = rd_kafka_opaque(rk);
 	unsigned sup = 0;
 
-	if (c == NULL || !kafka_rl_allow(c, kafka_hash(fac, 0x80000000u + (uint32_t)level), &sup))
+	if (c == NULL)
+		return;
+	/* A refused login reaches error_cb once, then only the log. */
+	if (level <= 3 && strstr(buf, "SASL authentication error") != NULL)
+		kafka_refused(c, buf);
+	if (!kafka_rl_allow(c, kafka_hash(fac, 0x80000000u + (uint32_t)level), &sup))
 		return;
 	/* syslog levels: 0-3 are errors, but the same event usually reaches
 	 * error_cb too, which is where the error-level line comes from. */

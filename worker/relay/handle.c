@@ -366,6 +366,12 @@ relay_wait_reports(struct relay *r, size_t n)
 	} else if (kafka_producer_fatal(r->p, err, sizeof(err))) {
 		log_error("kafka producer hit a fatal error (%s): replacing it", err);
 		relay_producer_reset(r);
+	} else if (kafka_producer_refusal(r->p, err, sizeof(err))) {
+		/* A topic we may not write stays refused in the producer's
+		 * metadata; a new producer asks afresh, so a granted ACL is
+		 * used at the next try (kafka.c already logged the refusal). */
+		log_debug("kafka refuses this relay (%s): replacing the producer", err);
+		relay_producer_reset(r);
 	}
 }
 
