@@ -20,18 +20,19 @@
 
 #define JSON_DEPTH_MAX 16
 /* Members of one object. The largest object of the contract has about 20
- * (a Grafana query); task parameters are free-form but capped at 16 KiB, and
- * a few hundred names fill that. The cap bounds what the field tables, the
- * duplicate check and cJSON's member lookups (linear in the members) cost
- * per object. */
+ * (a Grafana query); task parameters are free-form, and a task with more
+ * than 128 named parameters would be odd. The cap bounds what the field
+ * tables, the duplicate check and cJSON's member lookups (linear in the
+ * members) cost per object, and refuses the many-keys body of 64 KiB after
+ * its first 129 members. */
 #define JSON_MEMBERS_MAX 128
 /* Tokens of one document: every value (string, number, literal, object,
  * array) and every member name. A registration has 13, a Grafana query
  * about 100, a task create with ordinary parameters a few dozen. Each token
  * is a node cJSON allocates and frees, and a number costs strtod's work on
  * top: up to about 1 us for one written to be hard to round. The cap keeps
- * the costliest 64 KiB body that passes within the cost of an ordinary
- * request (make bench). */
+ * the costliest 64 KiB body that passes near the cost of an ordinary login
+ * (tests/bench/bench_json.sh: target 3x, measured 1.2x). */
 #define JSON_TOKENS_MAX 512
 
 /* Parses s[0..n). On success returns 0 and *out owns the tree. On failure
