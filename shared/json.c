@@ -7,52 +7,150 @@
 
 #include "json.h"
 
-/* Pre-scan: structure depth, string contents, encoding. cJSON does the
- * grammar afterwards; this only refuses what cJSON would let through. */
+#define JSON_STR_(x) #x
+#define JSON_STR(x) JSON_STR_(x)
+
+/* One open object or array during the pre-scan. */
+struct json_level {
+	int object;		/* 1 for an object, 0 for an array */
+	size_t commas;		/* members so far, less one */
+};
+
+/* Checks the string that starts after the quote at s[*pos - 1] and moves
+ * *pos past its closing quote: valid UTF-8, no raw control characters, no
+ * \u0000. Runs of plain ASCII, nearly all of any body, cost one comparison
+ * chain a byte. 0, or -1 with *why. */
+static int
+json_scan_string(const char *s, size_t n, size_t *pos, const char **why)
+{
+	size_t i = *pos, len;
+	unsigned char c;
+
+	for (;;) {
+		while (i < n && (c = (unsigned char)s[i]) >= 0x20 && c < 0x80 &&
+		    c != '"' && c != '\\')
+			i++;
+		if (i >= n) {
+			*why = "malformed JSON";
+			return -1;
+		}
+		c = (unsigned char)s[i];
+		if (c == '"') {
+			*pos = i + 1;
+			return 0;
+		}
+		if (c == '\\') {
+			if (i + 1 >= n) {
+				*why = "malformed JSON";
+				return -1;
+			}
+			if (s[i + 1] == 'u' && i + 5 < n && strncmp(s + i + 2, "0000", 4) == 0) {
+				*why = "NUL character in a JSON string";
+				return -1;
+			}
+			/* Skip the escaped character unless it starts a UTF-8
+			 * sequence (cJSON refuses that escape anyway). */
+			i += (unsigned char)s[i + 1] < 0x80 ? 2 : 1;
+			continue;
+		}
+		if (c < 0x20) {
+			*why = "control character in a JSON string";
+			return -1;
+		}
+		if ((len = util_utf8_seq(s + i, n - i)) == 0) {
+			*why = "body is not valid UTF-8";
+			return -1;
+		}
+		i += len;
+	}
+}
+
+/* 1 for the characters of numbers and literals (true, false, null). */
+static int
+json_scalar_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    c == '-' || c == '+' || c == '.';
+}
+
+/* Pre-scan, one pass: encoding, string contents, nesting depth, members per
+ * object, tokens. cJSON does the grammar afterwards; this refuses what cJSON
+ * would let through, and what would cost too much to build, before cJSON
+ * allocates anything. It counts on the text alone, so a malformed body may
+ * be refused for a cap rather than as malformed: a 400 either way. */
 static int
 json_scan(const char *s, size_t n, int max_depth, const char **why)
 {
-	int depth = 0, in_str = 0;
-	size_t i;
+	struct json_level lv[JSON_DEPTH_MAX + 1];
+	size_t i = 0, len, tokens = 0;
+	int depth = 0;
+	unsigned char c;
 
-	if (!util_utf8_valid(s, n)) {
-		*why = "body is not valid UTF-8";
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (in_str) {
-			if (c == '"')
-				in_str = 0;
-			else if (c < 0x20) {
-				*why = "control character in a JSON string";
+	if (max_depth > JSON_DEPTH_MAX)
+		max_depth = JSON_DEPTH_MAX;
+	while (i < n) {
+		c = (unsigned char)s[i++];
+		switch (c) {
+		case '"':
+			if (json_scan_string(s, n, &i, why) == -1)
 				return -1;
-			} else if (c == '\\') {
-				if (i + 1 >= n) {
-					*why = "malformed JSON";
-					return -1;
-				}
-				if (s[i + 1] == 'u' && i + 5 < n &&
-				    strncmp(s + i + 2, "0000", 4) == 0) {
-					*why = "NUL character in a JSON string";
-					return -1;
-				}
-				i++;	/* skip the escaped character */
-			}
-			continue;
-		}
-		if (c == '"')
-			in_str = 1;
-		else if (c == '{' || c == '[') {
+			tokens++;
+			break;
+		case '{':
+		case '[':
 			if (++depth > max_depth) {
 				*why = "JSON nested too deeply";
 				return -1;
 			}
-		} else if (c == '}' || c == ']')
+			lv[depth].object = c == '{';
+			lv[depth].commas = 0;
+			tokens++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0) {
+				*why = "malformed JSON";
+				return -1;
+			}
 			depth--;
-		else if (c == '\0') {
+			break;
+		case ',':
+			if (depth > 0 && lv[depth].object &&
+			    ++lv[depth].commas >= JSON_MEMBERS_MAX) {
+				*why = "JSON object has more than " JSON_STR(JSON_MEMBERS_MAX) " members";
+				return -1;
+			}
+			break;
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+				i++;
+			break;
+		case ':':
+			break;
+		case '\0':
 			*why = "NUL byte in body";
+			return -1;
+		default:
+			/* A number or literal: one token however long, its
+			 * characters skipped here. Anything else here is
+			 * malformed, which cJSON refuses. */
+			if (c >= 0x80) {
+				if ((len = util_utf8_seq(s + i - 1, n - i + 1)) == 0) {
+					*why = "body is not valid UTF-8";
+					return -1;
+				}
+				i += len - 1;
+			}
+			while (i < n && json_scalar_byte((unsigned char)s[i]))
+				i++;
+			tokens++;
+			break;
+		}
+		if (tokens > JSON_TOKENS_MAX) {
+			*why = "JSON document has more than " JSON_STR(JSON_TOKENS_MAX) " tokens";
 			return -1;
 		}
 	}
@@ -60,27 +158,47 @@ json_scan(const char *s, size_t n, int max_depth, const char **why)
 }
 
 static int
-json_has_dup(const cJSON *item)
+json_name_cmp(const void *a, const void *b)
 {
-	const cJSON *a, *b;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Looks for two members of one name in any object of the tree: NULL when
+ * there are none, else the reason. Each object's names are sorted, so the
+ * cost is O(m log m) per object of m members. names has room for
+ * JSON_MEMBERS_MAX and is reused object by object; json_scan has already
+ * refused larger objects, and one that gets here anyway is refused too.
+ * Recursion is as deep as the document, which json_scan bounded. */
+static const char *
+json_tree_check(const cJSON *item, const char **names)
+{
+	const cJSON *m;
+	const char *why;
+	size_t k = 0, i;
 
 	if (cJSON_IsObject(item)) {
-		for (a = item->child; a; a = a->next)
-			for (b = a->next; b; b = b->next)
-				if (strcmp(a->string, b->string) == 0)
-					return 1;
+		for (m = item->child; m; m = m->next) {
+			if (k == JSON_MEMBERS_MAX)
+				return "JSON object has more than " JSON_STR(JSON_MEMBERS_MAX) " members";
+			names[k++] = m->string;
+		}
+		qsort(names, k, sizeof(*names), json_name_cmp);
+		for (i = 1; i < k; i++)
+			if (strcmp(names[i - 1], names[i]) == 0)
+				return "duplicate key in JSON object";
 	}
 	if (cJSON_IsObject(item) || cJSON_IsArray(item))
-		for (a = item->child; a; a = a->next)
-			if (json_has_dup(a))
-				return 1;
-	return 0;
+		for (m = item->child; m; m = m->next)
+			if ((why = json_tree_check(m, names)) != NULL)
+				return why;
+	return NULL;
 }
 
 int
 json_parse_strict(const char *s, size_t n, int max_depth, cJSON **out, const char **why)
 {
-	const char *end = NULL;
+	const char *names[JSON_MEMBERS_MAX];
+	const char *end = NULL, *bad;
 	cJSON *j;
 
 	*out = NULL;
@@ -104,9 +222,9 @@ json_parse_strict(const char *s, size_t n, int max_depth, cJSON **out, const cha
 		*why = "unexpected data after the JSON value";
 		return -1;
 	}
-	if (json_has_dup(j)) {
+	if ((bad = json_tree_check(j, names)) != NULL) {
 		cJSON_Delete(j);
-		*why = "duplicate key in JSON object";
+		*why = bad;
 		return -1;
 	}
 	*out = j;
@@ -170,7 +288,9 @@ json_check_fields(const cJSON *obj, const struct json_field *fields, size_t n,
 	*nbad = 0;
 	if (!cJSON_IsObject(obj))
 		return 0;
-	for (m = obj->child; m; m = m->next) {
+	/* Linear in the members (at most JSON_MEMBERS_MAX) times the fields;
+	 * once the list of offenders is full, the rest is not looked at. */
+	for (m = obj->child; m && *nbad < JSON_BAD_MAX; m = m->next) {
 		for (i = 0; i < n; i++)
 			if (strcmp(m->string, fields[i].name) == 0)
 				break;

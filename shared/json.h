@@ -2,8 +2,13 @@
  * json.h: strict JSON input on top of cJSON, and the field tables that every
  * route uses to refuse what it does not expect. Strict means: valid UTF-8,
  * no raw control characters in strings, no \u0000, bounded nesting depth,
- * no duplicate keys, nothing after the value. cJSON alone accepts all of
- * those, so the raw text is checked before it is parsed.
+ * bounded size of each object and of the whole document, no duplicate keys,
+ * nothing after the value. cJSON alone accepts all of those, so the raw text
+ * is checked before it is parsed.
+ *
+ * Every step is linear in the body, or O(n log n) for duplicate keys (each
+ * object's names are sorted), so no body within the size cap costs much more
+ * than an ordinary one of its size.
  */
 #ifndef ESM_JSON_H
 #define ESM_JSON_H
@@ -14,9 +19,27 @@
 #include "util.h"
 
 #define JSON_DEPTH_MAX 16
+/* Members of one object. The largest object of the contract has about 20
+ * (a Grafana query); task parameters are free-form, and a task with more
+ * than 128 named parameters would be odd. The cap bounds what the field
+ * tables, the duplicate check and cJSON's member lookups (linear in the
+ * members) cost per object, and refuses the many-keys body of 64 KiB after
+ * its first 129 members. */
+#define JSON_MEMBERS_MAX 128
+/* Tokens of one document: every value (string, number, literal, object,
+ * array) and every member name. A registration has 13, a Grafana query
+ * about 100, a task create with ordinary parameters a few dozen. Each token
+ * is a node cJSON allocates and frees, and a number costs strtod's work on
+ * top: up to about 1 us for one written to be hard to round. The cap keeps
+ * the costliest 64 KiB body that passes near the cost of an ordinary login
+ * (tests/bench/bench_json.sh: target 3x, measured 1.2x). */
+#define JSON_TOKENS_MAX 512
 
 /* Parses s[0..n). On success returns 0 and *out owns the tree. On failure
- * returns -1 and *why names the problem in words fit for a client. */
+ * returns -1 and *why names the problem in words fit for a client (a static
+ * string). max_depth is at most JSON_DEPTH_MAX; the member and token caps
+ * above apply to every document. The text is checked before cJSON sees it,
+ * so a body refused by a cap costs one pass over its bytes. */
 int json_parse_strict(const char *s, size_t n, int max_depth, cJSON **out,
     const char **why) ESM_WUR;
 
@@ -43,7 +66,9 @@ struct json_field {
 
 /* Checks obj against fields: unknown members, missing required ones, wrong
  * types, lengths and checks. Names of offending fields (borrowed from obj or
- * fields) go to bad[0..*nbad). Returns 1 when everything is acceptable. */
+ * fields) go to bad[0..*nbad): the first JSON_BAD_MAX found, members in
+ * order, then missing fields. Returns 1 when everything is acceptable. Costs
+ * members times fields string comparisons at most. */
 int json_check_fields(const cJSON *obj, const struct json_field *fields, size_t n,
     const char *bad[JSON_BAD_MAX], size_t *nbad);
 

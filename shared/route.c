@@ -1,7 +1,9 @@
 /*
  * route.c: route matching and the dispatcher. The checks run in the order
- * of CONVENTIONS.md so that a request is refused by the cheapest test that
- * can refuse it, and no handler ever sees an unchecked request.
+ * of route.h so that a request is refused by the cheapest test that can
+ * refuse it, and no handler ever sees an unchecked request. The bearer
+ * token comes before the body: headers cost nothing to check, a body costs
+ * its reading and parsing, and that is not for anyone without a token.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -190,21 +192,35 @@ set_request_id(struct http_req *r)
 	log_set_request_id(r->rid);
 }
 
+/* What a JSON route can refuse before it reads a byte of the body: a
+ * malformed length (400), another content type (415), a body over the cap
+ * (413). Sets *len to the announced length. 0, or the status sent. */
 static int
-read_json(const struct dispatch *d, struct http_req *r)
+check_json_head(const struct dispatch *d, struct http_req *r, int64_t *len)
 {
-	const char *cl = http_param(r, "CONTENT_LENGTH"), *why = NULL;
-	int64_t len = 0;
+	const char *cl = http_param(r, "CONTENT_LENGTH");
+
+	*len = 0;
+	if (cl != NULL && *cl != '\0' && util_parse_i64(cl, 0, INT64_MAX, len) == -1)
+		return http_error(r, 400, "invalid Content-Length", NULL);
+	if (*len > 0 && !route_json_ctype(r->content_type))
+		return http_error(r, 415, "Content-Type must be application/json", NULL);
+	if ((uint64_t)*len > d->body_max)
+		return http_error(r, 413, "request body too large", NULL);
+	return 0;
+}
+
+/* Reads the len bytes check_json_head let through and parses them: 400 for
+ * no body, a short one, or anything but a strict JSON object. 0, or the
+ * status sent. */
+static int
+read_json(struct http_req *r, int64_t len)
+{
+	const char *why = NULL;
 	int rc;
 
-	if (cl != NULL && *cl != '\0' && util_parse_i64(cl, 0, INT64_MAX, &len) == -1)
-		return http_error(r, 400, "invalid Content-Length", NULL);
-	if (len > 0 && !route_json_ctype(r->content_type))
-		return http_error(r, 415, "Content-Type must be application/json", NULL);
 	if (len == 0)
 		return http_error(r, 400, "a JSON request body is required", NULL);
-	if ((uint64_t)len > d->body_max)
-		return http_error(r, 413, "request body too large", NULL);
 	if ((rc = http_read_body(r, (size_t)len)) != 0)
 		return http_error(r, rc, rc == 400 ? "request body shorter than Content-Length" : NULL, NULL);
 	if (json_parse_strict(r->body, r->body_len, JSON_DEPTH_MAX, &r->json, &why) == -1)
@@ -235,6 +251,7 @@ int
 route_dispatch(const struct dispatch *d, struct http_req *r)
 {
 	char allow[64];
+	int64_t len = 0;
 	int rc;
 
 	set_request_id(r);
@@ -256,9 +273,13 @@ route_dispatch(const struct dispatch *d, struct http_req *r)
 			return http_error(r, 500, NULL, NULL);
 		return http_error(r, 405, "method not allowed", NULL);
 	}
-	if (r->route->body == RB_JSON && read_json(d, r) != 0)
+	if (r->route->body == RB_JSON && check_json_head(d, r, &len) != 0)
 		return r->status;
+	/* The token before the body: a client without one gets 401 for the
+	 * price of reading headers, whatever it sent. */
 	if (r->route->auth == RA_BEARER && check_bearer(d, r) != 0)
+		return r->status;
+	if (r->route->body == RB_JSON && read_json(r, len) != 0)
 		return r->status;
 	rc = r->route->fn(r);
 	if (r->status == 0)

@@ -1,7 +1,8 @@
 /*
  * route.h: constant route tables and the dispatcher that stands in front of
  * every handler: method (405 + Allow), path (404), content type (415),
- * length (411/413), body (400), bearer token (401), then the handler.
+ * length (400/413), bearer token (401), body read and parsed (400), then
+ * the handler. Nothing up to the token reads a byte of the body.
  */
 #ifndef ESM_ROUTE_H
 #define ESM_ROUTE_H

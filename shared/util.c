@@ -145,38 +145,50 @@ util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
+size_t
+util_utf8_seq(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned char c = s[0];
+	size_t len, k;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	else if ((c & 0xe0) == 0xc0) {
+		len = 2; cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3; cp = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		len = 4; cp = c & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 int
 util_utf8_valid(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = 0, len;
 
 	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		uint32_t cp;
-
-		if (c < 0x80) {
+		if (s[i] < 0x80) {
 			i++;
 			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			len = 2; cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3; cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4; cp = c & 0x07;
-		} else
-			return 0;
-		if (i + len > n)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		if ((len = util_utf8_seq(str + i, n - i)) == 0)
 			return 0;
 		i += len;
 	}

@@ -34,6 +34,9 @@ int util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) ESM_WU
 
 /* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates), else 0. */
 int util_utf8_valid(const char *s, size_t n);
+/* Length (1 to 4) of the well-formed UTF-8 sequence that starts s[0..n),
+ * n > 0; 0 when it is not one. */
+size_t util_utf8_seq(const char *s, size_t n);
 /* Number of code points in valid UTF-8 s[0..n). */
 size_t util_utf8_count(const char *s, size_t n);
 /* 1 when s has a C0 control character or DEL, else 0. */

@@ -68,3 +68,15 @@ mem_detail() {
 	done
 	echo "${out% }"
 }
+
+# cpu_ticks PIDFILE -> user + system CPU time of the pids in the file so far,
+# in clock ticks (getconf CLK_TCK per second), from /proc/PID/stat: fields 14
+# and 15, counted after the ")" that ends the command name.
+cpu_ticks() {
+	local pid sum=0 t
+	for pid in $(cat "$1" 2>/dev/null); do
+		t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+		sum=$((sum + ${t:-0}))
+	done
+	echo "$sum"
+}

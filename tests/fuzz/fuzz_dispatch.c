@@ -2,21 +2,23 @@
  * fuzz_dispatch.c: the whole front line of a request (route lookup, 405 and
  * Allow, content type, length, strict JSON, bearer tokens, request ids,
  * client addresses) on the real route and field tables of the user and
- * token services, with handlers that run the real field checks instead of
- * touching the database.
+ * token services and the task service, with handlers that run the real
+ * field checks instead of touching the database.
  *
  * Input: lines "NAME=value" (FastCGI parameters such as REQUEST_METHOD,
  * REQUEST_URI, CONTENT_TYPE, CONTENT_LENGTH, HTTP_AUTHORIZATION,
  * HTTP_X_REQUEST_ID, HTTP_X_FORWARDED_FOR, REMOTE_ADDR, SERVER_PORT), then an
  * empty line, then the body. Checked on every reply: a known status line, a
  * problem+json body that parses and names a contract error, and no header
- * value with a line break.
+ * value with a line break; and that a route needing a token read no byte
+ * of the body unless the token was good.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../fcgi/auth/auth.h"
+#include "../../fcgi/tasks/tasks.h"
 #include "../../fcgi/users/users.h"
 #include "fake_http.h"
 #include "log.h"
@@ -49,6 +51,10 @@ int auth_h_logout(struct http_req *r) { return check(r, auth_refresh_fields, aut
 int auth_h_revoke_user(struct http_req *r) { return check(r, auth_revoke_fields, auth_revoke_nfields); }
 int auth_h_validate(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
 int auth_h_jwks(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
+int tasks_h_create(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
+int tasks_h_list(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
+int tasks_h_get(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
+int tasks_h_cancel(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
 
 static void
 verify_reply(void)
@@ -113,6 +119,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(routes, users_routes, users_nroutes * sizeof(*routes));
 		memcpy(routes + users_nroutes, auth_routes, auth_nroutes * sizeof(*routes));
 		nroutes = users_nroutes + auth_nroutes;
+		memcpy(routes + nroutes, tasks_routes, tasks_nroutes * sizeof(*routes));
+		nroutes += tasks_nroutes;
 	}
 	memset(&fake_io.names, 0, sizeof(fake_io.names));
 	fake_io.nparams = 0;
@@ -152,6 +160,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (http_req_open(&r, 0) == 0 && http_accept(&r) == 0) {
 		route_dispatch(&d, &r);
 		verify_reply();
+		if (r.route != NULL && r.route->auth == RA_BEARER && r.body != NULL && !r.authed)
+			abort();
 		http_finish(&r);
 	}
 	http_req_close(&r);

@@ -2,7 +2,9 @@
  * fuzz_json.c: the strict JSON reader and every JSON route's field table,
  * plus the auth service's reading of the user service's identity answers.
  * Any input must either be refused or pass checks that leave every string
- * valid UTF-8 without NUL.
+ * valid UTF-8 without NUL. Plain quadratic oracles check the reader's
+ * promises: what it accepts has no duplicate name and keeps within the
+ * member and token caps, and what it calls a duplicate is one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +29,43 @@ strings_sane(const cJSON *j)
 		strings_sane(c);
 }
 
+/* 1 when some object of the tree has two members of one name. */
+static int
+has_dup(const cJSON *j)
+{
+	const cJSON *a, *b;
+
+	for (a = j->child; a; a = a->next) {
+		if (cJSON_IsObject(j))
+			for (b = a->next; b; b = b->next)
+				if (strcmp(a->string, b->string) == 0)
+					return 1;
+		if (has_dup(a))
+			return 1;
+	}
+	return 0;
+}
+
+/* Tokens of the tree (values and member names); the largest object's
+ * member count goes to *members. */
+static size_t
+tokens(const cJSON *j, size_t *members)
+{
+	const cJSON *c;
+	size_t t = 1, m = 0;
+
+	for (c = j->child; c; c = c->next) {
+		t += tokens(c, members);
+		if (cJSON_IsObject(j)) {
+			t++;
+			m++;
+		}
+	}
+	if (m > *members)
+		*members = m;
+	return t;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -46,7 +85,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cJSON *j = NULL;
 
 	if (json_parse_strict((const char *)data, size, JSON_DEPTH_MAX, &j, &why) == 0) {
-		if (j == NULL)
+		size_t members = 0;
+
+		if (j == NULL || has_dup(j) || tokens(j, &members) > JSON_TOKENS_MAX ||
+		    members > JSON_MEMBERS_MAX)
 			abort();
 		for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 			if (json_check_fields(j, tables[i].f, *tables[i].n, bad, &nbad))
@@ -54,6 +96,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cJSON_Delete(j);
 	} else if (why == NULL || j != NULL)
 		abort();
+	else if (strcmp(why, "duplicate key in JSON object") == 0) {
+		/* Only a whole, well-formed, shallow document gets this far. */
+		j = cJSON_ParseWithLength((const char *)data, size);
+		if (j == NULL || !has_dup(j))
+			abort();
+		cJSON_Delete(j);
+	}
 	(void)auth_parse_identity((const char *)data, size, &c);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * test_hostile.c: bad input gets the right 4xx in the contract's error shape
- * and changes nothing; concurrent conflicting registrations give exactly one
- * winner; rate limits answer 429 with Retry-After.
+ * and changes nothing; a body too costly to parse is refused, after the
+ * token where a route needs one; concurrent conflicting registrations give
+ * exactly one winner; rate limits answer 429 with Retry-After.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -182,6 +183,90 @@ test_bad_input_table(void)
 	    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'"), 1);
 }
 
+/* One object of distinct keys filling n bytes: the body of the report,
+ * which cost the service hundreds of milliseconds of CPU, on any JSON route,
+ * before any token was looked at. */
+static char *
+many_keys(size_t n)
+{
+	char *b = malloc(n + 1), m[32];
+	size_t len = 1;
+	int i, k;
+
+	if (b == NULL)
+		return NULL;
+	b[0] = '{';
+	for (i = 0;; i++) {
+		k = snprintf(m, sizeof(m), "%s\"%x\":0", i ? "," : "", i);
+		if (len + (size_t)k + 1 > n)
+			break;
+		memcpy(b + len, m, (size_t)k);
+		len += (size_t)k;
+	}
+	b[len++] = '}';
+	b[len] = '\0';
+	return b;
+}
+
+/* message of a problem+json reply, "" when there is none */
+static const char *
+message(const struct itest_resp *r)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(r->json, "message");
+
+	return cJSON_IsString(m) ? m->valuestring : "";
+}
+
+/* A route that needs a token checks it before it reads the body; a route
+ * that needs none refuses the body by the member cap, saying so. */
+static void
+test_many_keys_body(void)
+{
+	struct flow_user u;
+	struct itest_resp r;
+	char *body = many_keys(65536), www[64];
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+	CU_ASSERT_FATAL(flow_user(&u, "keys", 0) == 0);
+	len = strlen(body);
+	CU_ASSERT(len > 65500 && len <= 65536);
+
+	itest_http("POST", "gateway", TASKS, JSON, body, len, NULL, NULL, &r);
+	itest_is_problem(&r, 401, "UNAUTHORIZED");
+	CU_ASSERT_STRING_EQUAL(message(&r), "missing bearer token");
+	CU_ASSERT(itest_header(&r, "WWW-Authenticate", www, sizeof(www)) && strncmp(www, "Bearer", 6) == 0);
+	itest_resp_free(&r);
+	itest_http("POST", "gateway", TASKS, JSON, body, len, "not.a.token", NULL, &r);
+	itest_is_problem(&r, 401, "UNAUTHORIZED");
+	CU_ASSERT_STRING_EQUAL(message(&r), "invalid token");
+	itest_resp_free(&r);
+	/* With a token the body is read, and refused for what it is. */
+	itest_http("POST", "gateway", TASKS, JSON, body, len, u.access, NULL, &r);
+	itest_is_problem(&r, 400, "BAD_REQUEST");
+	CU_ASSERT_STRING_EQUAL(message(&r), "JSON object has more than 128 members");
+	itest_resp_free(&r);
+
+	itest_http("POST", "gateway", REG, JSON, body, len, NULL, NULL, &r);
+	itest_is_problem(&r, 400, "BAD_REQUEST");
+	CU_ASSERT_STRING_EQUAL(message(&r), "JSON object has more than 128 members");
+	itest_resp_free(&r);
+	itest_http("POST", "gateway", AUTH_BASE "/login", JSON, body, len, NULL, NULL, &r);
+	itest_is_problem(&r, 400, "BAD_REQUEST");
+	CU_ASSERT_STRING_EQUAL(message(&r), "JSON object has more than 128 members");
+	itest_resp_free(&r);
+
+	/* What headers alone decide still comes first, and the body's absence
+	 * is the body's business: after the token. */
+	itest_http("POST", "gateway", TASKS, "text/plain", body, len, NULL, NULL, &r);
+	itest_is_problem(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
+	itest_resp_free(&r);
+	itest_http("POST", "gateway", TASKS, JSON, "", 0, NULL, NULL, &r);
+	itest_is_problem(&r, 401, "UNAUTHORIZED");
+	itest_resp_free(&r);
+	free(body);
+}
+
 /* Hostile but valid strings are stored and returned as given. */
 static void
 test_hostile_strings_roundtrip(void)
@@ -307,6 +392,7 @@ test_rate_limits(void)
 
 static CU_TestInfo tests[] = {
 	{ "bad input table", test_bad_input_table },
+	{ "64 KiB of distinct keys: 401 first, else 400", test_many_keys_body },
 	{ "hostile strings round-trip as text", test_hostile_strings_roundtrip },
 	{ "50 concurrent registrations of one username", test_concurrent_same_username },
 	{ "rate limits", test_rate_limits },
