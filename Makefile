@@ -172,7 +172,7 @@ test: deps
 # The fault suite alone (it is part of make test too).
 test-faults: deps
 	@$(MAKE) --no-print-directory all
-	@ESM_TEST_ONLY=faults tests/run.sh
+	@ESM_TEST_ONLY="faults faults_cluster" tests/run.sh
 
 test-unit: all
 	@$(UNIT_BIN)

@@ -116,7 +116,7 @@ start_stack() {
 echo "==== test stack"
 STACK_UP=1
 scripts/stack.sh stop "$INST" >/dev/null 2>&1 || true
-if [ -n "${ESM_TEST_ONLY:-}" ] && [ "$ESM_TEST_ONLY" = faults ] && [ "$ESM_KAFKA" = apache ]; then
+if [[ ${ESM_TEST_ONLY:-} == *faults* ]] && [ "$ESM_KAFKA" = apache ]; then
 	start_stack ESM_KAFKA_NODES="$FAULT_NODES" || true
 else
 	start_stack ESM_KAFKA_NODES=1 || true
@@ -142,15 +142,15 @@ else
 	INTEG=$(bin build/tests/integration-tests build/tests/integration)
 	run unit "$(bin build/tests/unit-tests build/tests/unit)"
 	# The kafka_security suite needs a SASL_SSL stack (ESM_KAFKA_SECURITY).
-	SEC=(-x kafka_security)
-	[ "${ESM_KAFKA_SECURITY:-plaintext}" = sasl_ssl ] && SEC=()
+	SEC=(-x kafka_security -x faults_cluster)
+	[ "${ESM_KAFKA_SECURITY:-plaintext}" = sasl_ssl ] && SEC=(-x faults_cluster)
 	LATE=0
 	if [ "$ESM_KAFKA" = apache ]; then
 		run "integration (kafka $(scripts/kafka.sh version), ${ESM_KAFKA_SECURITY:-plaintext})" "$INTEG" -x faults "${SEC[@]}"
 		# The sanitizer pass leaves the fault suite to the first pass.
 		[ -n "$SAN_DIR" ] || LATE=1
 	else
-		run integration "$INTEG"
+		run integration "$INTEG" -x kafka_security -x faults_cluster
 	fi
 	SUITES=(tests/*/run.sh)
 	[ -n "$SAN_DIR" ] && SUITES=()
@@ -173,7 +173,7 @@ if [ "${LATE:-0}" = 1 ]; then
 	echo
 	echo "==== test stack on a $FAULT_NODES-node Kafka cluster"
 	if start_stack ESM_KAFKA=apache ESM_KAFKA_NODES="$FAULT_NODES"; then
-		run "integration faults (kafka $(scripts/kafka.sh version), $FAULT_NODES nodes)" "$INTEG" faults
+		run "integration faults (kafka $(scripts/kafka.sh version), $FAULT_NODES nodes)" "$INTEG" faults faults_cluster
 	fi
 fi
 

@@ -58,7 +58,7 @@ struct scenario_result {
 	long requests, acked, delivered, notified, duplicates, lost, changed_on_error;
 };
 
-static struct scenario_result results[8];
+static struct scenario_result results[16];
 static int nresults;
 
 static const char *
@@ -636,3 +636,155 @@ static CU_TestInfo tests[] = {
 };
 
 ITEST_SUITE(faults, tests)
+
+/*
+ * The same promises on a three-node Kafka cluster (suite faults_cluster,
+ * run by tests/run.sh on ESM_KAFKA_NODES=3): kill -9 of the broker leading
+ * the partitions being written, a rolling restart of every node, the
+ * leader frozen for 30 s, and notifiers joining and dying in one group.
+ */
+
+/* Node (0-based) leading partition 0 of topic, from kcat's metadata; -1
+ * when unknown. */
+static int
+leader_node(const char *topic)
+{
+	char cmd[512], line[64] = "";
+	FILE *f;
+	int id;
+
+	snprintf(cmd, sizeof(cmd), "kcat -b \"$ESM_KAFKA_BOOTSTRAP\" -L -t %s 2>/dev/null | "
+	    "awk '$1 == \"partition\" && $2 == \"0,\" { sub(\",\", \"\", $4); print $4; exit }'", topic);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	pclose(f);
+	id = atoi(line);
+	return id >= 1 ? id - 1 : -1;
+}
+
+/* stack.sh CMD INST NODE */
+static int
+stack_node(const char *what, int node)
+{
+	return itest_sh("'%s/scripts/stack.sh' %s '%s' %d >/dev/null 2>&1", getenv("ESM_ROOT"), what,
+	    inst(), node);
+}
+
+static void
+test_kill_leader(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l;
+	int node = leader_node("user-registration-events");
+
+	CU_ASSERT_FATAL(node >= 0);
+	l = load_start(th, "kl");
+	itest_sleep_ms(3000);
+	CU_ASSERT_FATAL(stack_node("kafka-kill", node) == 0);
+	itest_sleep_ms(15000);
+	CU_ASSERT_FATAL(stack_node("kafka-start", node) == 0);
+	itest_sleep_ms(5000);
+	load_stop(l, th);
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	fprintf(stderr, "  kill -9 of node %d, the leader\n", node);
+	verify("kill -9 partition leader", l);
+	free(l);
+}
+
+static void
+test_rolling_restart(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l = load_start(th, "kr");
+	int node;
+
+	itest_sleep_ms(3000);
+	for (node = 0; node < 3; node++) {
+		CU_ASSERT_FATAL(stack_node("kafka-stop", node) == 0);
+		CU_ASSERT_FATAL(stack_node("kafka-start", node) == 0);
+		/* Its replicas catch up before the next node goes. */
+		itest_sleep_ms(5000);
+	}
+	load_stop(l, th);
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	verify("rolling restart, 3 nodes", l);
+	free(l);
+}
+
+static void
+test_freeze_leader(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l;
+	int node = leader_node("task-events");
+
+	CU_ASSERT_FATAL(node >= 0);
+	l = load_start(th, "kf");
+	itest_sleep_ms(3000);
+	CU_ASSERT_FATAL(stack_node("kafka-pause", node) == 0);
+	itest_sleep_ms(30000);
+	CU_ASSERT_FATAL(stack_node("kafka-resume", node) == 0);
+	itest_sleep_ms(5000);
+	load_stop(l, th);
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	fprintf(stderr, "  node %d, the leader, frozen for 30 s\n", node);
+	verify("leader frozen 30 s", l);
+	free(l);
+}
+
+/* Starts one more notifier of the stack's group, as worker NAME. */
+static int
+notifier_start(const char *name)
+{
+	return itest_sh("ESM_DB_DSN=\"$ESM_DSN_NOTIFIER\" ESM_WORKER_NAME=%s setsid '%s/build/bin/esm-notifier' "
+	    "</dev/null >>\"$ESM_VAR/log/%s.log\" 2>&1 & echo $! >\"$ESM_VAR/tmp/%s.pid\"",
+	    name, getenv("ESM_ROOT"), name, name);
+}
+
+static int
+notifier_stop(const char *name, int sig)
+{
+	return itest_sh("p=$(cat \"$ESM_VAR/tmp/%s.pid\") && kill -%d $p && "
+	    "for i in $(seq 100); do kill -0 $p 2>/dev/null || exit 0; sleep 0.1; done; kill -9 $p",
+	    name, sig);
+}
+
+static void
+test_notifier_rebalance(void)
+{
+	pthread_t th[LOAD_THREADS];
+	struct load *l = load_start(th, "kn");
+	char *pid;
+
+	itest_sleep_ms(3000);
+	CU_ASSERT_FATAL(notifier_start("notifier2") == 0);
+	itest_sleep_ms(5000);
+	CU_ASSERT_FATAL(notifier_start("notifier3") == 0);
+	itest_sleep_ms(5000);
+	pid = pids_of("notifier.pid");
+	CU_ASSERT_FATAL(atoi(pid) > 0);
+	kill(atoi(pid), SIGKILL);
+	free(pid);
+	itest_sleep_ms(8000);
+	CU_ASSERT(notifier_stop("notifier3", SIGKILL) == 0);
+	CU_ASSERT_FATAL(stack("start") == 0);	/* the stack's notifier again */
+	itest_sleep_ms(3000);
+	load_stop(l, th);
+	CU_ASSERT(notifier_stop("notifier2", SIGTERM) == 0);
+	CU_ASSERT_EQUAL(l->bad_errors, 0);
+	verify("notifiers join and die", l);
+	free(l);
+}
+
+static CU_TestInfo cluster_tests[] = {
+	{ "kill -9 of the partition leader under load", test_kill_leader },
+	{ "rolling restart of all three nodes under load", test_rolling_restart },
+	{ "the leader frozen for 30 s under load", test_freeze_leader },
+	{ "notifiers join and die in one group under load", test_notifier_rebalance },
+	{ "summary table", test_print_table },
+	CU_TEST_INFO_NULL,
+};
+
+ITEST_SUITE(faults_cluster, cluster_tests)
