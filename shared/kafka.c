@@ -49,9 +49,11 @@
 /* A refusal is news for this long: librdkafka retries a refused
  * connection at least every reconnect.backoff.max.ms (10 s). */
 #define KAFKA_REFUSAL_US (30 * 1000 * 1000)
-/* Kafka's default before 3.0. A member joining a steady group waits up to
- * this long on the mock cluster, and a dead member's partitions move after it. */
-#define KAFKA_SESSION_MS "10000"
+/* session.timeout.ms is KAFKA_SESSION_TIMEOUT_MS (kafka.h), Kafka's default
+ * before 3.0: a member joining a steady group waits up to this long on the
+ * mock cluster, and a dead member's partitions move after it. */
+#define KAFKA_STR_(x) #x
+#define KAFKA_STR(x) KAFKA_STR_(x)
 /* An admin answer is waited for this much longer than the request's own
  * timeout, after which librdkafka answers with a timeout itself. */
 #define KAFKA_ADMIN_SLACK_MS 1000
@@ -603,7 +605,7 @@ kafka_consumer_new(const char *bootstrap, const char *group, const char *const *
 	    kafka_set(conf, "enable.auto.commit", "true", err, errlen) == -1 ||
 	    kafka_set(conf, "auto.offset.reset", "earliest", err, errlen) == -1 ||
 	    kafka_set(conf, "partition.assignment.strategy", "range", err, errlen) == -1 ||
-	    kafka_set(conf, "session.timeout.ms", KAFKA_SESSION_MS, err, errlen) == -1 ||
+	    kafka_set(conf, "session.timeout.ms", KAFKA_STR(KAFKA_SESSION_TIMEOUT_MS), err, errlen) == -1 ||
 	    kafka_set(conf, "log.queue", "true", err, errlen) == -1 ||
 	    kafka_set_security(conf, err, errlen) == -1 ||
 	    kafka_set_extra(conf, extra, err, errlen) == -1)
