@@ -63,6 +63,10 @@ static const struct bad_case cases[] = {
 	{ "trailing garbage", "POST", REG, JSON, "{\"username\":\"trailing\"" OK_REST " x", 0, 400, "BAD_REQUEST", NULL },
 	{ "empty body", "POST", REG, JSON, "", 0, 400, "BAD_REQUEST", NULL },
 	{ "huge number", "POST", REG, JSON, "{\"username\":1e999" OK_REST, 0, 400, "BAD_REQUEST", NULL },
+	{ "task parameter 1e999", "POST", TASKS, JSON,
+	  "{\"taskType\":\"report_generation\",\"parameters\":{\"n\":1e999}}", 1, 400, "BAD_REQUEST", NULL },
+	{ "task parameter beyond 2^53", "POST", TASKS, JSON,
+	  "{\"taskType\":\"report_generation\",\"parameters\":{\"n\":9007199254740993}}", 1, 400, "BAD_REQUEST", NULL },
 	{ "id not a number", "GET", USERS_BASE "/abc", NULL, NULL, 1, 404, "NOT_FOUND", NULL },
 	{ "id zero", "GET", USERS_BASE "/0", NULL, NULL, 1, 404, "NOT_FOUND", NULL },
 	{ "id overflow", "GET", USERS_BASE "/99999999999999999999999", NULL, NULL, 1, 404, "NOT_FOUND", NULL },
@@ -145,7 +149,7 @@ test_bad_input_table(void)
 {
 	struct flow_user u;
 	struct itest_resp r;
-	int64_t users0, outbox0, tokens0;
+	int64_t users0, outbox0, tokens0, tasks0;
 	char allow[64];
 	size_t i;
 
@@ -154,6 +158,7 @@ test_bad_input_table(void)
 	users0 = flow_count("registrations", "SELECT count(*) FROM users");
 	outbox0 = flow_count("registrations", "SELECT count(*) FROM outbox");
 	tokens0 = flow_count("auth", "SELECT count(*) FROM refresh_tokens");
+	tasks0 = flow_count("tasks", "SELECT count(*) FROM tasks");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct bad_case *c = &cases[i];
 		size_t len = c->body ? strlen(c->body) : 0;
@@ -179,6 +184,7 @@ test_bad_input_table(void)
 	CU_ASSERT_EQUAL(flow_count("registrations", "SELECT count(*) FROM users"), users0);
 	CU_ASSERT_EQUAL(flow_count("registrations", "SELECT count(*) FROM outbox"), outbox0);
 	CU_ASSERT_EQUAL(flow_count("auth", "SELECT count(*) FROM refresh_tokens"), tokens0);
+	CU_ASSERT_EQUAL(flow_count("tasks", "SELECT count(*) FROM tasks"), tasks0);
 	CU_ASSERT_EQUAL(flow_count("registrations",
 	    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'"), 1);
 }
