@@ -920,7 +920,7 @@ summary() {
 		  kafka          ${KAFKA:-none}
 		  logs           $LOG/
 		  log monitor    http://$HOST:$ESM_LOGMONITOR_PORT/ and http://$HOST:$ESM_GATEWAY_PORT/logmonitor/
-		                 user $OPERATOR_USER, password $(cat "$VAR/secrets/operator.password")
+		                 user $OPERATOR_USER, password in $VAR/secrets/operator.password
 		  environment    $ENVF
 		Stop with: make stop$([ "$INST" = run ] || echo " (test: scripts/stack.sh stop test)")
 	EOF
