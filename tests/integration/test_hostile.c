@@ -396,12 +396,41 @@ test_rate_limits(void)
 	CU_ASSERT_EQUAL(limited, 2);
 }
 
+/* lighttpd refuses a body over the services' cap itself, with the same
+ * 413, instead of buffering up to a larger cap of its own; a body at the
+ * cap reaches the service. */
+static void
+test_gateway_body_cap(void)
+{
+	const char *max = getenv("ESM_BODY_MAX");
+	size_t cap = max ? strtoul(max, NULL, 10) : 65536, len;
+	struct itest_resp r;
+	char spec[32], *body;
+
+	snprintf(spec, sizeof(spec), "@big:%zu", cap + 1);
+	body = make_body(spec, &len);
+	itest_http("POST", "gateway", REG, JSON, body, len, NULL, NULL, &r);
+	CU_ASSERT(itest_is_problem(&r, 413, "PAYLOAD_TOO_LARGE"));
+	/* lighttpd's page (lighttpd/errors/413.html), not the service's. */
+	CU_ASSERT_STRING_EQUAL(message(&r), "The request body is too large.");
+	itest_resp_free(&r);
+	free(body);
+
+	snprintf(spec, sizeof(spec), "@big:%zu", cap);
+	body = make_body(spec, &len);
+	itest_http("POST", "gateway", REG, JSON, body, len, NULL, NULL, &r);
+	CU_ASSERT(itest_is_problem(&r, 400, "BAD_REQUEST"));	/* the service read it */
+	itest_resp_free(&r);
+	free(body);
+}
+
 static CU_TestInfo tests[] = {
 	{ "bad input table", test_bad_input_table },
 	{ "64 KiB of distinct keys: 401 first, else 400", test_many_keys_body },
 	{ "hostile strings round-trip as text", test_hostile_strings_roundtrip },
 	{ "50 concurrent registrations of one username", test_concurrent_same_username },
 	{ "rate limits", test_rate_limits },
+	{ "lighttpd caps bodies as the services do", test_gateway_body_cap },
 	CU_TEST_INFO_NULL,
 };
 
