@@ -318,56 +318,98 @@ check_acked(struct scenario_result *res, struct expected *e, const char *topic_t
 		res->duplicates += c - 1;
 }
 
+/* The rows of a query of one text column "KEY VALUE" as one text, each
+ * row on a line of its own between newlines, for lookup: one round trip
+ * per scenario instead of one per write. */
+static char *
+keyed(const char *db, const char *query)
+{
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql), "SELECT E'\\n' || coalesce(string_agg(kv, E'\\n'), '') || E'\\n' "
+	    "FROM (%s) AS q(kv)", query);
+	return itest_sql_text(db, sql);
+}
+
+/* How many rows of a keyed text have key; the first one's value goes to
+ * out ("" when none). */
+static int
+lookup(const char *text, const char *key, char *out, size_t n)
+{
+	char needle[96];
+	const char *p, *v;
+	size_t len;
+	int count = 0;
+
+	snprintf(needle, sizeof(needle), "\n%s ", key);
+	out[0] = '\0';
+	for (p = text ? strstr(text, needle) : NULL; p != NULL; p = strstr(p + 1, needle)) {
+		if (count++ > 0)
+			continue;
+		v = p + strlen(needle);
+		len = strcspn(v, "\n");
+		len = len < n ? len : n - 1;
+		memcpy(out, v, len);
+		out[len] = '\0';
+	}
+	return count;
+}
+
 static void
 verify_tasks(struct load *l, struct scenario_result *res, struct expected *e)
 {
-	char sql[512], what[64], *text = read_topic("task-events"), *eid;
+	char sql[512], what[64], key[32], row[64], eid[48], *text = read_topic("task-events");
+	char *rows, *created, *cancelled;
+	int n, done;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	/* probe -> "id status"; task id -> event id of each event type */
+	snprintf(sql, sizeof(sql), "SELECT (parameters->>'probe') || ' ' || id || ' ' || status FROM tasks "
+	    "WHERE created_at >= '%s' AND parameters ? 'probe'", l->t0);
+	rows = keyed("tasks", sql);
+	snprintf(sql, sizeof(sql), "SELECT (payload::jsonb->>'taskId') || ' ' || event_id FROM outbox "
+	    "WHERE created_at >= '%s' AND payload::jsonb->>'eventType' = 'task_created'", l->t0);
+	created = keyed("tasks", sql);
+	snprintf(sql, sizeof(sql), "SELECT (payload::jsonb->>'taskId') || ' ' || event_id FROM outbox "
+	    "WHERE created_at >= '%s' AND payload::jsonb->>'eventType' = 'task_cancelled'", l->t0);
+	cancelled = keyed("tasks", sql);
+	CU_ASSERT_FATAL(rows != NULL && created != NULL && cancelled != NULL);
 	for (int i = 0; i < l->ntasks; i++) {
 		struct task *t = &l->tasks[i];
-		int64_t rows;
 
 		if (t->status == 0)	/* the create never ran: the load stopped first */
 			continue;
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE parameters->>'probe' = '%s'", t->probe);
-		rows = itest_sql_int("tasks", sql);
-		if (t->status == IN_DOUBT && rows == 1) {
+		n = lookup(rows, t->probe, row, sizeof(row));
+		if (t->status == IN_DOUBT && n == 1) {
 			/* Done after all: its id from the row, checked like a 201. */
-			snprintf(sql, sizeof(sql), "SELECT id FROM tasks WHERE parameters->>'probe' = '%s'", t->probe);
-			t->id = itest_sql_int("tasks", sql);
+			t->id = strtoll(row, NULL, 10);
 			fprintf(stderr, "  %s: task %s in doubt (%ld), done\n", res->name, t->probe, t->id);
 		} else if (t->status != 201) {
-			if (rows != 0) {
+			if (n != 0) {
 				res->changed_on_error++;
 				fprintf(stderr, "  %s: task %s got %ld but was written\n", res->name, t->probe, t->status);
 			}
 			continue;
 		}
 		snprintf(what, sizeof(what), "task %lld", (long long)t->id);
-		snprintf(sql, sizeof(sql), "SELECT event_id FROM outbox WHERE payload::jsonb->>'eventType' = "
-		    "'task_created' AND payload::jsonb->>'taskId' = '%lld'", (long long)t->id);
-		eid = rows == 1 ? itest_sql_text("tasks", sql) : NULL;
-		check_acked(res, e, text, eid, what);
-		free(eid);
+		snprintf(key, sizeof(key), "%lld", (long long)t->id);
+		check_acked(res, e, text, n == 1 && lookup(created, key, eid, sizeof(eid)) == 1 ? eid : NULL, what);
 
 		/* The cancel: done (200) with its event, or failed and nothing changed. */
-		snprintf(sql, sizeof(sql), "SELECT event_id FROM outbox WHERE payload::jsonb->>'eventType' = "
-		    "'task_cancelled' AND payload::jsonb->>'taskId' = '%lld'", (long long)t->id);
-		eid = itest_sql_text("tasks", sql);
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE id = %lld AND status = 'cancelled'",
-		    (long long)t->id);
-		rows = itest_sql_int("tasks", sql);
-		if (t->cancel == 200 || (t->cancel == IN_DOUBT && rows == 1 && eid != NULL)) {
+		done = n == 1 && strstr(row, " cancelled") != NULL;
+		n = lookup(cancelled, key, eid, sizeof(eid));
+		if (t->cancel == 200 || (t->cancel == IN_DOUBT && done && n == 1)) {
 			snprintf(what, sizeof(what), "cancel of task %lld", (long long)t->id);
-			check_acked(res, e, text, rows == 1 ? eid : NULL, what);
-		} else if (t->cancel != 0 && (rows != 0 || eid != NULL)) {
+			check_acked(res, e, text, done && n == 1 ? eid : NULL, what);
+		} else if (t->cancel != 0 && (done || n != 0)) {
 			res->changed_on_error++;
 			fprintf(stderr, "  %s: cancel of task %lld got %ld but was done\n", res->name,
 			    (long long)t->id, t->cancel);
 		}
-		free(eid);
 	}
+	free(rows);
+	free(created);
+	free(cancelled);
 	free(text);
 }
 
@@ -421,8 +463,8 @@ verify(const char *name, struct load *l)
 {
 	struct scenario_result *res = &results[nresults < NRESULTS ? nresults++ : NRESULTS - 1];
 	struct expected e = { 0 };
-	char sql[512], *text, *eid;
-	int i, k;
+	char sql[512], eid[48], *text, *regs, *notes;
+	int i, k, n;
 
 	memset(res, 0, sizeof(*res));
 	res->name = name;
@@ -430,20 +472,23 @@ verify(const char *name, struct load *l)
 	drain_outbox("registrations");
 	drain_outbox("tasks");
 	text = read_topic("user-registration-events");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	snprintf(sql, sizeof(sql), "SELECT u.username || ' ' || o.event_id FROM users u JOIN outbox o "
+	    "ON o.msg_key = u.id::text AND o.payload::jsonb->>'eventType' = 'user_registered' "
+	    "WHERE u.created_at >= '%s'", l->t0);
+	regs = keyed("registrations", sql);
+	CU_ASSERT_FATAL(text != NULL && regs != NULL);
 	for (i = 0; i < l->nregs; i++) {
 		struct reg *g = &l->regs[i];
-		snprintf(sql, sizeof(sql), "SELECT o.event_id FROM users u JOIN outbox o ON o.msg_key = u.id::text "
-		    "AND o.payload::jsonb->>'eventType' = 'user_registered' WHERE u.username = '%s'", g->username);
-		eid = itest_sql_text("registrations", sql);
-		if (g->status == 201 || (g->status == IN_DOUBT && eid != NULL)) {
-			check_acked(res, &e, text, eid, g->username);
-		} else if (eid != NULL) {
+
+		n = lookup(regs, g->username, eid, sizeof(eid));
+		if (g->status == 201 || (g->status == IN_DOUBT && n == 1)) {
+			check_acked(res, &e, text, n == 1 ? eid : NULL, g->username);
+		} else if (n != 0) {
 			res->changed_on_error++;
 			fprintf(stderr, "  %s: %s got %ld but was written\n", name, g->username, g->status);
 		}
-		free(eid);
 	}
+	free(regs);
 	free(text);
 	verify_tasks(l, res, &e);
 
@@ -452,17 +497,17 @@ verify(const char *name, struct load *l)
 	 * absorbed). Waits up to a minute for the notifier to catch up. */
 	char *done = calloc((size_t)e.n + 1, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(done);
+	snprintf(sql, sizeof(sql), "SELECT event_id::text || ' 1' FROM notifications WHERE created_at >= '%s'", l->t0);
 	for (i = 0; i < 600; i++) {
 		long missing = 0;
+
+		notes = keyed("notifications", sql);
 		for (k = 0; k < e.n; k++) {
-			if (done[k])
-				continue;
-			snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s'", e.ids[k]);
-			if (itest_sql_int("notifications", sql) == 1)
+			if (!done[k] && lookup(notes, e.ids[k], eid, sizeof(eid)) == 1)
 				done[k] = 1;
-			else
-				missing++;
+			missing += !done[k];
 		}
+		free(notes);
 		if (missing == 0)
 			break;
 		itest_sleep_ms(100);
