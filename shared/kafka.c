@@ -745,12 +745,14 @@ kafka_consumer_lag(kafka_consumer *c)
 		    l->elems[i].partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 		    hi < 0)
 			continue;
-		if (l->elems[i].offset >= 0)
-			lag += hi > l->elems[i].offset ? hi - l->elems[i].offset : 0;
-		else if (lo >= 0)
-			lag += hi - lo;	/* not fetched yet: everything is ahead */
-		else
+		/* A partition without a fetch position is left out: whether a
+		 * committed offset waits for it, or the whole log, is not known
+		 * locally (librdkafka also drops the position while it
+		 * validates a new leader's epoch, and counting the whole log
+		 * then reported thousands of messages behind at lag 0). */
+		if (l->elems[i].offset < 0)
 			continue;
+		lag += hi > l->elems[i].offset ? hi - l->elems[i].offset : 0;
 		known++;
 	}
 	rd_kafka_topic_partition_list_destroy(l);
