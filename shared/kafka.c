@@ -38,10 +38,14 @@
 #define KAFKA_RL_SLOTS 16
 #define KAFKA_RL_US (10 * 1000 * 1000)	/* one line per key per 10 s */
 #define KAFKA_LINGER_MS "5"
-/* A topic the producer may not write stays refused in its metadata until
- * the next refresh: every 10 s instead of librdkafka's 5 minutes, so a
- * granted ACL takes effect soon (one small request per interval). */
-#define KAFKA_METADATA_MS "10000"
+/* Metadata of the client's topics is refreshed every 5 s instead of
+ * librdkafka's 5 minutes (one small request per interval): a topic the
+ * producer may not write stays refused until the next refresh, so a granted
+ * ACL takes effect soon; and a leader that hangs without closing its
+ * connections (a frozen broker) is left for the one the controller elected
+ * after fencing it (broker.session.timeout.ms, 9 s by default) within one
+ * interval, by producers and consumers alike. */
+#define KAFKA_METADATA_MS "5000"
 /* A broker that comes back is found within 2 s instead of librdkafka's
  * 10 s, so /health and log shipping recover as soon as it does; a down
  * broker costs one connect attempt per 2 s. */
@@ -606,6 +610,8 @@ kafka_consumer_new(const char *bootstrap, const char *group, const char *const *
 	    kafka_set(conf, "auto.offset.reset", "earliest", err, errlen) == -1 ||
 	    kafka_set(conf, "partition.assignment.strategy", "range", err, errlen) == -1 ||
 	    kafka_set(conf, "session.timeout.ms", KAFKA_STR(KAFKA_SESSION_TIMEOUT_MS), err, errlen) == -1 ||
+	    kafka_set(conf, "topic.metadata.refresh.interval.ms", KAFKA_METADATA_MS, err, errlen) == -1 ||
+	    kafka_set(conf, "reconnect.backoff.max.ms", KAFKA_RECONNECT_MS, err, errlen) == -1 ||
 	    kafka_set(conf, "log.queue", "true", err, errlen) == -1 ||
 	    kafka_set_security(conf, err, errlen) == -1 ||
 	    kafka_set_extra(conf, extra, err, errlen) == -1)
