@@ -38,14 +38,14 @@
 #define KAFKA_RL_SLOTS 16
 #define KAFKA_RL_US (10 * 1000 * 1000)	/* one line per key per 10 s */
 #define KAFKA_LINGER_MS "5"
-/* Metadata of the client's topics is refreshed every 5 s instead of
+/* Metadata of the client's topics is refreshed every 3 s instead of
  * librdkafka's 5 minutes (one small request per interval): a topic the
  * producer may not write stays refused until the next refresh, so a granted
  * ACL takes effect soon; and a leader that hangs without closing its
  * connections (a frozen broker) is left for the one the controller elected
  * after fencing it (broker.session.timeout.ms, 9 s by default) within one
  * interval, by producers and consumers alike. */
-#define KAFKA_METADATA_MS "5000"
+#define KAFKA_METADATA_MS "3000"
 /* A broker that comes back is found within 2 s instead of librdkafka's
  * 10 s, so /health and log shipping recover as soon as it does; a down
  * broker costs one connect attempt per 2 s. */
