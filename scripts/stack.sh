@@ -69,13 +69,16 @@ DATABASES="registrations auth tasks notifications logmonitor"
 : "${ESM_INTERNAL_PORT:=$((9090 + OFF))}"
 : "${ESM_PG_PORT:=$PG_DEFAULT}"
 : "${ESM_FCGI_TIMEOUT:=30}"
+# The services' body cap, which lighttpd enforces too (in KiB, rounded up).
+: "${ESM_BODY_MAX:=65536}"
+ESM_BODY_KIB=$(((ESM_BODY_MAX + 1023) / 1024))
 : "${ESM_SMTP_PORT:=$((2525 + OFF))}"
 while read -r svc pvar pdef _; do
 	[ -n "${!pvar:-}" ] || printf -v "$pvar" '%s' $((pdef + OFF))
 done <<<"$SERVICES"
 export ESM_BIND ESM_INTERNAL_BIND ESM_GATEWAY_PORT ESM_INTERNAL_PORT \
 	ESM_USERS_PORT ESM_AUTH_PORT ESM_TASKS_PORT ESM_NOTIFICATIONS_PORT \
-	ESM_LOGMONITOR_PORT ESM_FCGI_TIMEOUT
+	ESM_LOGMONITOR_PORT ESM_FCGI_TIMEOUT ESM_BODY_MAX ESM_BODY_KIB
 # Clients reach a wildcard bind through loopback.
 HOST=$ESM_BIND
 [ "$HOST" = 0.0.0.0 ] && HOST=127.0.0.1
@@ -920,7 +923,7 @@ summary() {
 		  kafka          ${KAFKA:-none}
 		  logs           $LOG/
 		  log monitor    http://$HOST:$ESM_LOGMONITOR_PORT/ and http://$HOST:$ESM_GATEWAY_PORT/logmonitor/
-		                 user $OPERATOR_USER, password $(cat "$VAR/secrets/operator.password")
+		                 user $OPERATOR_USER, password in $VAR/secrets/operator.password
 		  environment    $ENVF
 		Stop with: make stop$([ "$INST" = run ] || echo " (test: scripts/stack.sh stop test)")
 	EOF

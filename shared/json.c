@@ -1,6 +1,7 @@
 /*
  * json.c: the strict reader and field tables of json.h.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,50 @@ json_scalar_byte(unsigned char c)
 	    c == '-' || c == '+' || c == '.';
 }
 
+/* A number's text, s[0..n), as cJSON will keep it: a double. Refused when
+ * the double would not be the number written: out of range (1e999 would
+ * become infinity, printed as null; 1e-999 would become 0), or an integer
+ * beyond 2^53 - 1, where neighbours share a double (9007199254740993 would
+ * read back as ...992). Malformed text is left to cJSON. Cheap: strtod runs
+ * only for an exponent of three or more digits, since a text of at most
+ * JSON_NUMBER_MAX characters with a smaller exponent is always in range. */
+static int
+json_number_ok(const char *s, size_t n, const char **why)
+{
+	char buf[JSON_NUMBER_MAX + 1], *end;
+	size_t digits = 0, i = s[0] == '-', e;
+	double v;
+
+	if (n > JSON_NUMBER_MAX) {
+		*why = "number has more than " JSON_STR(JSON_NUMBER_MAX) " characters";
+		return -1;
+	}
+	while (i + digits < n && s[i + digits] >= '0' && s[i + digits] <= '9')
+		digits++;
+	if (i + digits == n) {
+		/* An integer: compare with 2^53 - 1 as text, past leading zeros
+		 * (which JSON forbids, and cJSON refuses, beyond a lone 0). */
+		if (digits > 16 || (digits == 16 && memcmp(s + i, "9007199254740991", 16) > 0)) {
+			*why = "integer too large to be kept exactly (beyond 2^53 - 1)";
+			return -1;
+		}
+		return 0;
+	}
+	for (e = i + digits; e < n && s[e] != 'e' && s[e] != 'E'; e++)
+		;
+	if (e == n || n - e < 4 || (n - e == 4 && (s[e + 1] == '+' || s[e + 1] == '-')))
+		return 0;	/* no exponent, or one of at most two digits */
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	errno = 0;
+	v = strtod(buf, &end);
+	if (end == buf + n && (errno == ERANGE || !isfinite(v))) {
+		*why = "number out of range";
+		return -1;
+	}
+	return 0;
+}
+
 /* Pre-scan, one pass: encoding, string contents, nesting depth, members per
  * object, tokens. cJSON does the grammar afterwards; this refuses what cJSON
  * would let through, and what would cost too much to build, before cJSON
@@ -135,17 +180,29 @@ json_scan(const char *s, size_t n, int max_depth, const char **why)
 			return -1;
 		default:
 			/* A number or literal: one token however long, its
-			 * characters skipped here. Anything else here is
-			 * malformed, which cJSON refuses. */
+			 * characters skipped here and a number checked.
+			 * Control characters are not white space in JSON
+			 * (cJSON would skip them as such); anything else here
+			 * is malformed, which cJSON refuses, and is one byte
+			 * or UTF-8 sequence. */
+			if (c < 0x20) {
+				*why = "malformed JSON";
+				return -1;
+			}
 			if (c >= 0x80) {
 				if ((len = util_utf8_seq(s + i - 1, n - i + 1)) == 0) {
 					*why = "body is not valid UTF-8";
 					return -1;
 				}
 				i += len - 1;
+			} else if (json_scalar_byte(c)) {
+				len = i - 1;
+				while (i < n && json_scalar_byte((unsigned char)s[i]))
+					i++;
+				if ((c == '-' || (c >= '0' && c <= '9')) &&
+				    json_number_ok(s + len, i - len, why) == -1)
+					return -1;
 			}
-			while (i < n && json_scalar_byte((unsigned char)s[i]))
-				i++;
 			tokens++;
 			break;
 		}

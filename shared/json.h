@@ -34,6 +34,11 @@
  * the costliest 64 KiB body that passes near the cost of an ordinary login
  * (tests/bench/bench_json.sh: target 3x, measured 1.2x). */
 #define JSON_TOKENS_MAX 512
+/* Characters of one number. cJSON keeps numbers as doubles, which hold
+ * about 17 significant digits; a longer text is padding or an attack on
+ * strtod. Numbers must also survive as doubles: finite, not rounded to 0,
+ * integers within 2^53 - 1 (json.c's json_number_ok). */
+#define JSON_NUMBER_MAX 64
 
 /* Parses s[0..n). On success returns 0 and *out owns the tree. On failure
  * returns -1 and *why names the problem in words fit for a client (a static

@@ -38,10 +38,14 @@
 #define KAFKA_RL_SLOTS 16
 #define KAFKA_RL_US (10 * 1000 * 1000)	/* one line per key per 10 s */
 #define KAFKA_LINGER_MS "5"
-/* A topic the producer may not write stays refused in its metadata until
- * the next refresh: every 10 s instead of librdkafka's 5 minutes, so a
- * granted ACL takes effect soon (one small request per interval). */
-#define KAFKA_METADATA_MS "10000"
+/* Metadata of the client's topics is refreshed every 3 s instead of
+ * librdkafka's 5 minutes (one small request per interval): a topic the
+ * producer may not write stays refused until the next refresh, so a granted
+ * ACL takes effect soon; and a leader that hangs without closing its
+ * connections (a frozen broker) is left for the one the controller elected
+ * after fencing it (broker.session.timeout.ms, 9 s by default) within one
+ * interval, by producers and consumers alike. */
+#define KAFKA_METADATA_MS "3000"
 /* A broker that comes back is found within 2 s instead of librdkafka's
  * 10 s, so /health and log shipping recover as soon as it does; a down
  * broker costs one connect attempt per 2 s. */
@@ -49,9 +53,11 @@
 /* A refusal is news for this long: librdkafka retries a refused
  * connection at least every reconnect.backoff.max.ms (10 s). */
 #define KAFKA_REFUSAL_US (30 * 1000 * 1000)
-/* Kafka's default before 3.0. A member joining a steady group waits up to
- * this long on the mock cluster, and a dead member's partitions move after it. */
-#define KAFKA_SESSION_MS "10000"
+/* session.timeout.ms is KAFKA_SESSION_TIMEOUT_MS (kafka.h), Kafka's default
+ * before 3.0: a member joining a steady group waits up to this long on the
+ * mock cluster, and a dead member's partitions move after it. */
+#define KAFKA_STR_(x) #x
+#define KAFKA_STR(x) KAFKA_STR_(x)
 /* An admin answer is waited for this much longer than the request's own
  * timeout, after which librdkafka answers with a timeout itself. */
 #define KAFKA_ADMIN_SLACK_MS 1000
@@ -603,7 +609,9 @@ kafka_consumer_new(const char *bootstrap, const char *group, const char *const *
 	    kafka_set(conf, "enable.auto.commit", "true", err, errlen) == -1 ||
 	    kafka_set(conf, "auto.offset.reset", "earliest", err, errlen) == -1 ||
 	    kafka_set(conf, "partition.assignment.strategy", "range", err, errlen) == -1 ||
-	    kafka_set(conf, "session.timeout.ms", KAFKA_SESSION_MS, err, errlen) == -1 ||
+	    kafka_set(conf, "session.timeout.ms", KAFKA_STR(KAFKA_SESSION_TIMEOUT_MS), err, errlen) == -1 ||
+	    kafka_set(conf, "topic.metadata.refresh.interval.ms", KAFKA_METADATA_MS, err, errlen) == -1 ||
+	    kafka_set(conf, "reconnect.backoff.max.ms", KAFKA_RECONNECT_MS, err, errlen) == -1 ||
 	    kafka_set(conf, "log.queue", "true", err, errlen) == -1 ||
 	    kafka_set_security(conf, err, errlen) == -1 ||
 	    kafka_set_extra(conf, extra, err, errlen) == -1)
@@ -743,12 +751,14 @@ kafka_consumer_lag(kafka_consumer *c)
 		    l->elems[i].partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 		    hi < 0)
 			continue;
-		if (l->elems[i].offset >= 0)
-			lag += hi > l->elems[i].offset ? hi - l->elems[i].offset : 0;
-		else if (lo >= 0)
-			lag += hi - lo;	/* not fetched yet: everything is ahead */
-		else
+		/* A partition without a fetch position is left out: whether a
+		 * committed offset waits for it, or the whole log, is not known
+		 * locally (librdkafka also drops the position while it
+		 * validates a new leader's epoch, and counting the whole log
+		 * then reported thousands of messages behind at lag 0). */
+		if (l->elems[i].offset < 0)
 			continue;
+		lag += hi > l->elems[i].offset ? hi - l->elems[i].offset : 0;
 		known++;
 	}
 	rd_kafka_topic_partition_list_destroy(l);

@@ -78,6 +78,9 @@ int kafka_commit(kafka_consumer *c) ESM_WUR;
 /* As kafka_producer_refusal, for a consumer (a topic or group it may not
  * read). */
 int kafka_consumer_refusal(kafka_consumer *c, char *buf, size_t len);
+/* A consumer's session timeout: a member that stops heartbeating loses its
+ * partitions after this long (the fault suite bounds stalls by it). */
+#define KAFKA_SESSION_TIMEOUT_MS 10000
 /* Consumer lag summed over assigned partitions, -1 when unknown. */
 int64_t kafka_consumer_lag(kafka_consumer *c);
 /* Commits stored offsets, leaves the group, destroys. Accepts NULL. With

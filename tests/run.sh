@@ -86,6 +86,10 @@ run() {
 			count "$name" "$1" "$3" "$([ "$rc" -eq 0 ] || echo " (exit $rc)")"
 		fi
 	fi
+	# What failed, by name (CUnit runners print "FAILED suite/test: ...").
+	while IFS= read -r line; do
+		SUMMARY+=("      $line")
+	done < <(grep -E '^FAILED ' "$log" | head -n 12 || true)
 }
 
 # first executable among the candidates (the binary was renamed once)

@@ -4,8 +4,10 @@
  * Any input must either be refused or pass checks that leave every string
  * valid UTF-8 without NUL. Plain quadratic oracles check the reader's
  * promises: what it accepts has no duplicate name and keeps within the
- * member and token caps, and what it calls a duplicate is one.
+ * member and token caps, holds only finite numbers, and what it calls a
+ * duplicate is one.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,20 @@ strings_sane(const cJSON *j)
 		abort();
 	for (c = j->child; c; c = c->next)
 		strings_sane(c);
+}
+
+/* 1 when every number of the tree is finite. */
+static int
+finite_numbers(const cJSON *j)
+{
+	const cJSON *c;
+
+	if (cJSON_IsNumber(j) && !isfinite(j->valuedouble))
+		return 0;
+	for (c = j->child; c; c = c->next)
+		if (!finite_numbers(c))
+			return 0;
+	return 1;
 }
 
 /* 1 when some object of the tree has two members of one name. */
@@ -87,7 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (json_parse_strict((const char *)data, size, JSON_DEPTH_MAX, &j, &why) == 0) {
 		size_t members = 0;
 
-		if (j == NULL || has_dup(j) || tokens(j, &members) > JSON_TOKENS_MAX ||
+		if (j == NULL || has_dup(j) || !finite_numbers(j) || tokens(j, &members) > JSON_TOKENS_MAX ||
 		    members > JSON_MEMBERS_MAX)
 			abort();
 		for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)

@@ -9,6 +9,7 @@
 #include <CUnit/Basic.h>
 #include <curl/curl.h>
 #include "itest.h"
+#include "../cu_report.h"
 
 #define MAX_SUITES 64
 
@@ -83,6 +84,7 @@ main(int argc, char **argv)
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed();
+	cu_report_failures();
 	printf("\nintegration: %u passed, %u failed\n", CU_get_number_of_tests_run() - failed, failed);
 	CU_cleanup_registry();
 	curl_global_cleanup();

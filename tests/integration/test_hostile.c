@@ -63,6 +63,10 @@ static const struct bad_case cases[] = {
 	{ "trailing garbage", "POST", REG, JSON, "{\"username\":\"trailing\"" OK_REST " x", 0, 400, "BAD_REQUEST", NULL },
 	{ "empty body", "POST", REG, JSON, "", 0, 400, "BAD_REQUEST", NULL },
 	{ "huge number", "POST", REG, JSON, "{\"username\":1e999" OK_REST, 0, 400, "BAD_REQUEST", NULL },
+	{ "task parameter 1e999", "POST", TASKS, JSON,
+	  "{\"taskType\":\"report_generation\",\"parameters\":{\"n\":1e999}}", 1, 400, "BAD_REQUEST", NULL },
+	{ "task parameter beyond 2^53", "POST", TASKS, JSON,
+	  "{\"taskType\":\"report_generation\",\"parameters\":{\"n\":9007199254740993}}", 1, 400, "BAD_REQUEST", NULL },
 	{ "id not a number", "GET", USERS_BASE "/abc", NULL, NULL, 1, 404, "NOT_FOUND", NULL },
 	{ "id zero", "GET", USERS_BASE "/0", NULL, NULL, 1, 404, "NOT_FOUND", NULL },
 	{ "id overflow", "GET", USERS_BASE "/99999999999999999999999", NULL, NULL, 1, 404, "NOT_FOUND", NULL },
@@ -145,7 +149,7 @@ test_bad_input_table(void)
 {
 	struct flow_user u;
 	struct itest_resp r;
-	int64_t users0, outbox0, tokens0;
+	int64_t users0, outbox0, tokens0, tasks0;
 	char allow[64];
 	size_t i;
 
@@ -154,6 +158,7 @@ test_bad_input_table(void)
 	users0 = flow_count("registrations", "SELECT count(*) FROM users");
 	outbox0 = flow_count("registrations", "SELECT count(*) FROM outbox");
 	tokens0 = flow_count("auth", "SELECT count(*) FROM refresh_tokens");
+	tasks0 = flow_count("tasks", "SELECT count(*) FROM tasks");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct bad_case *c = &cases[i];
 		size_t len = c->body ? strlen(c->body) : 0;
@@ -179,6 +184,7 @@ test_bad_input_table(void)
 	CU_ASSERT_EQUAL(flow_count("registrations", "SELECT count(*) FROM users"), users0);
 	CU_ASSERT_EQUAL(flow_count("registrations", "SELECT count(*) FROM outbox"), outbox0);
 	CU_ASSERT_EQUAL(flow_count("auth", "SELECT count(*) FROM refresh_tokens"), tokens0);
+	CU_ASSERT_EQUAL(flow_count("tasks", "SELECT count(*) FROM tasks"), tasks0);
 	CU_ASSERT_EQUAL(flow_count("registrations",
 	    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'"), 1);
 }
@@ -390,12 +396,41 @@ test_rate_limits(void)
 	CU_ASSERT_EQUAL(limited, 2);
 }
 
+/* lighttpd refuses a body over the services' cap itself, with the same
+ * 413, instead of buffering up to a larger cap of its own; a body at the
+ * cap reaches the service. */
+static void
+test_gateway_body_cap(void)
+{
+	const char *max = getenv("ESM_BODY_MAX");
+	size_t cap = max ? strtoul(max, NULL, 10) : 65536, len;
+	struct itest_resp r;
+	char spec[32], *body;
+
+	snprintf(spec, sizeof(spec), "@big:%zu", cap + 1);
+	body = make_body(spec, &len);
+	itest_http("POST", "gateway", REG, JSON, body, len, NULL, NULL, &r);
+	CU_ASSERT(itest_is_problem(&r, 413, "PAYLOAD_TOO_LARGE"));
+	/* lighttpd's page (lighttpd/errors/413.html), not the service's. */
+	CU_ASSERT_STRING_EQUAL(message(&r), "The request body is too large.");
+	itest_resp_free(&r);
+	free(body);
+
+	snprintf(spec, sizeof(spec), "@big:%zu", cap);
+	body = make_body(spec, &len);
+	itest_http("POST", "gateway", REG, JSON, body, len, NULL, NULL, &r);
+	CU_ASSERT(itest_is_problem(&r, 400, "BAD_REQUEST"));	/* the service read it */
+	itest_resp_free(&r);
+	free(body);
+}
+
 static CU_TestInfo tests[] = {
 	{ "bad input table", test_bad_input_table },
 	{ "64 KiB of distinct keys: 401 first, else 400", test_many_keys_body },
 	{ "hostile strings round-trip as text", test_hostile_strings_roundtrip },
 	{ "50 concurrent registrations of one username", test_concurrent_same_username },
 	{ "rate limits", test_rate_limits },
+	{ "lighttpd caps bodies as the services do", test_gateway_body_cap },
 	CU_TEST_INFO_NULL,
 };
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <CUnit/Basic.h>
 #include "unit.h"
+#include "../cu_report.h"
 
 #define MAX_SUITES 64
 
@@ -48,6 +49,7 @@ main(int argc, char **argv)
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	cu_report_failures();
 	printf("\nunit: %u passed, %u failed\n",
 	    CU_get_number_of_tests_run() - CU_get_number_of_tests_failed(),
 	    CU_get_number_of_tests_failed());

@@ -276,6 +276,45 @@ test_scan_edges(void)
 	CU_ASSERT_EQUAL(parse(S_("{\"a\":tru e}"), &why), -1);
 }
 
+/* Numbers that would not survive as doubles are refused; their
+ * neighbours that do are kept exactly. */
+static void
+test_numbers(void)
+{
+	const char *why;
+	cJSON *j = NULL;
+	char big[80];
+
+	CU_ASSERT_EQUAL(parse(S_("{\"a\":1e999}"), &why), -1);
+	CU_ASSERT_STRING_EQUAL(why, "number out of range");
+	CU_ASSERT_EQUAL(parse(S_("[-1E+400]"), &why), -1);
+	CU_ASSERT_EQUAL(parse(S_("[1e-999]"), &why), -1);
+	CU_ASSERT_STRING_EQUAL(why, "number out of range");
+	CU_ASSERT_EQUAL(parse(S_("[2.5e-320]"), &why), -1);	/* subnormal */
+	CU_ASSERT_EQUAL(parse(S_("{\"a\":9007199254740993}"), &why), -1);
+	CU_ASSERT_STRING_EQUAL(why, "integer too large to be kept exactly (beyond 2^53 - 1)");
+	CU_ASSERT_EQUAL(parse(S_("[-9007199254740992]"), &why), -1);
+	CU_ASSERT_EQUAL(parse(S_("[123456789012345678901]"), &why), -1);
+	memset(big, '1', sizeof(big));
+	memcpy(big, "[0.", 3);
+	big[sizeof(big) - 1] = ']';
+	CU_ASSERT_EQUAL(parse(big, sizeof(big), &why), -1);
+	CU_ASSERT_STRING_EQUAL(why, "number has more than 64 characters");
+
+	/* Control characters are no white space: nothing hides a number. */
+	CU_ASSERT_EQUAL(parse(S_("[\0261e999]"), &why), -1);
+	CU_ASSERT_STRING_EQUAL(why, "malformed JSON");
+	CU_ASSERT_EQUAL(parse(S_("[\x01 1]"), &why), -1);
+
+	/* In range: kept as written. */
+	CU_ASSERT_EQUAL(parse(S_("[1e99, 1e+99, 1.7e308, 2.3e-308, 0e-999, -0, 0.5]"), &why), 0);
+	CU_ASSERT_EQUAL(json_parse_strict(S_("[9007199254740991,-9007199254740991]"), 4, &j, &why), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	CU_ASSERT_EQUAL(cJSON_GetArrayItem(j, 0)->valuedouble, 9007199254740991.0);
+	CU_ASSERT_EQUAL(cJSON_GetArrayItem(j, 1)->valuedouble, -9007199254740991.0);
+	cJSON_Delete(j);
+}
+
 static CU_TestInfo tests[] = {
 	{ "64 KiB of distinct keys in one object", test_many_keys_64k },
 	{ "64 KiB of keys in many objects", test_many_keys_nested },
@@ -285,6 +324,7 @@ static CU_TestInfo tests[] = {
 	{ "an ordinary body", test_ordinary_body },
 	{ "many unknown members", test_many_unknown_members },
 	{ "pre-scan edges", test_scan_edges },
+	{ "numbers kept exactly or refused", test_numbers },
 	CU_TEST_INFO_NULL,
 };
 

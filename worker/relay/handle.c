@@ -51,8 +51,10 @@ static const struct db_stmt relay_sql[] = {
 	[RELAY_SQL_SELECT] = { "relay_select",
 	    "SELECT id, topic, msg_key, payload, event_id, coalesce(request_id, '') "
 	    "FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE", 0 },
+	/* The time of Kafka's acknowledgment, not of the batch's start (now()):
+	 * from then on the event is the consumers' to read. */
 	[RELAY_SQL_SENT] = { "relay_mark_sent",
-	    "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", 0 },
+	    "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = ANY($1::bigint[])", 0 },
 	[RELAY_SQL_FAILED] = { "relay_mark_failed",
 	    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
 	    "WHERE id = ANY($1::bigint[])", 0 },
