@@ -20,6 +20,9 @@ enum auth_stmt {
 	AS_REVOKE_FAMILY,
 	AS_REVOKE,
 	AS_REVOKE_USER,
+	AS_FAIL_WAIT,
+	AS_FAIL_NOTE,
+	AS_FAIL_CLEAR,
 	AS_COUNT_
 };
 
@@ -28,7 +31,11 @@ extern const struct route auth_routes[];
 extern const size_t auth_nroutes;
 
 struct auth_cfg {
-	struct rate login_addr_rate, login_user_rate;
+	struct rate login_addr_rate;
+	/* Failed logins per username and address: limit failures go free,
+	 * then each further one doubles a wait from 1 s up to window_s, after
+	 * which failures are forgotten. A success forgets them at once. */
+	struct rate login_fail;
 	int access_ttl_s, refresh_ttl_s;
 	const char *users_url;		/* internal listener base URL */
 };

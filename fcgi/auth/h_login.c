@@ -23,7 +23,7 @@ int
 auth_init(void)
 {
 	auth_cfg.login_addr_rate = ratelimit_cfg("ESM_RATE_LOGIN_ADDR", "30/60");
-	auth_cfg.login_user_rate = ratelimit_cfg("ESM_RATE_LOGIN_USER", "10/60");
+	auth_cfg.login_fail = ratelimit_cfg("ESM_RATE_LOGIN_USER", "5/900");
 	auth_cfg.access_ttl_s = (int)cfg_int("ESM_ACCESS_TTL_S", 900, 60, 86400);
 	auth_cfg.refresh_ttl_s = (int)cfg_int("ESM_REFRESH_TTL_S", 30 * 86400, 300, 365 * 86400);
 	auth_cfg.users_url = cfg_str("ESM_INTERNAL_URL",
@@ -116,22 +116,15 @@ out:
 	return rc;
 }
 
-/* Both buckets are counted before the (costly) credential check. */
+/* Attempts per address are counted before the (costly) credential check. */
 static int
-login_limited(struct http_req *r, const char *username)
+login_addr_limited(struct http_req *r)
 {
 	char bucket[320];
-	size_t i, n;
 	int rc, retry;
 
 	snprintf(bucket, sizeof(bucket), "login-addr:%s", r->client);
 	rc = ratelimit_hit(svc_db(), AS_RATE, AS_RATE_PURGE, bucket, &auth_cfg.login_addr_rate, &retry);
-	if (rc == 0) {
-		n = (size_t)snprintf(bucket, sizeof(bucket), "login-user:%s", username);
-		for (i = 0; i < n && i < sizeof(bucket); i++)
-			bucket[i] = (char)tolower((unsigned char)bucket[i]);
-		rc = ratelimit_hit(svc_db(), AS_RATE, -1, bucket, &auth_cfg.login_user_rate, &retry);
-	}
 	if (rc < 0)
 		return svc_db_error(r, rc);
 	if (rc == 1) {
@@ -141,13 +134,67 @@ login_limited(struct http_req *r, const char *username)
 	return 0;
 }
 
+/* The failure bucket of a username (valid by the registration rules, so
+ * ASCII, and lowercased as the user service compares it) from this
+ * address: failures elsewhere never make a user wait. */
+static void
+login_fail_bucket(const struct http_req *r, const char *username, char *bucket, size_t len)
+{
+	size_t i, n = (size_t)snprintf(bucket, len, "login-fail:%s@", username);
+
+	for (i = 0; i < n && i < len; i++)
+		bucket[i] = (char)tolower((unsigned char)bucket[i]);
+	snprintf(bucket + strlen(bucket), len - strlen(bucket), "%s", r->client);
+}
+
+/* 429 while this username and address wait after their failures. */
+static int
+login_fail_waiting(struct http_req *r, const char *bucket)
+{
+	char free_s[16], max_s[16];
+	const char *p[3] = { bucket, free_s, max_s };
+	db_res *res = NULL;
+	int64_t wait = 0;
+	int rc;
+
+	if (auth_cfg.login_fail.limit == 0)
+		return 0;
+	snprintf(free_s, sizeof(free_s), "%d", auth_cfg.login_fail.limit);
+	snprintf(max_s, sizeof(max_s), "%d", auth_cfg.login_fail.window_s);
+	if ((rc = db_exec(svc_db(), AS_FAIL_WAIT, p, 3, &res)) != DB_OK)
+		return svc_db_error(r, rc);
+	if (db_nrows(res) == 1 && util_parse_i64(db_get(res, 0, 0), 0, 86400, &wait) == -1)
+		wait = 1;
+	db_res_free(res);
+	if (wait <= 0)
+		return 0;
+	metrics_add(MC_RATE_LIMITED, 1);
+	return http_error_ex(r, 429, "too many failed logins, retry later", NULL, (int)wait);
+}
+
+/* Counts a failure (ok 0) or forgets them all (ok 1). A database error
+ * here is logged, not answered: the login's own answer stands. */
+static void
+login_fail_record(const char *bucket, int ok)
+{
+	char max_s[16];
+	const char *p[2] = { bucket, max_s };
+
+	if (auth_cfg.login_fail.limit == 0)
+		return;
+	snprintf(max_s, sizeof(max_s), "%d", auth_cfg.login_fail.window_s);
+	if (db_exec(svc_db(), ok ? AS_FAIL_CLEAR : AS_FAIL_NOTE, p, ok ? 1 : 2, NULL) != DB_OK)
+		log_warn("recording a login %s failed", ok ? "success" : "failure");
+}
+
 int
 auth_h_login(struct http_req *r)
 {
 	const char *bad[JSON_BAD_MAX + 1] = { 0 };
 	struct token_claims c;
 	cJSON *pair = NULL;
-	char url[512], family[37];
+	char url[512], family[37], bucket[320];
+	const char *username;
 	buf_t body = { 0 }, resp = { 0 };
 	long status = 0;
 	size_t nbad;
@@ -155,7 +202,16 @@ auth_h_login(struct http_req *r)
 
 	if (!json_check_fields(r->json, auth_login_fields, auth_login_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
-	if ((rc = login_limited(r, json_str(r->json, "username"))) != 0)
+	if ((rc = login_addr_limited(r)) != 0)
+		return rc;
+	/* No account has a name the registration rules refuse: such a name
+	 * (Kelvin sign for K, say, which the database's lower() would fold
+	 * into another user's) is wrong without asking anyone. */
+	username = json_str(r->json, "username");
+	if (!valid_username(username, strlen(username)))
+		return http_error(r, 401, "invalid username or password", NULL);
+	login_fail_bucket(r, username, bucket, sizeof(bucket));
+	if ((rc = login_fail_waiting(r, bucket)) != 0)
 		return rc;
 	snprintf(url, sizeof(url), "%s/internal/v1/users/validate", auth_cfg.users_url);
 	if (json_print_to(&body, r->json) == -1) {
@@ -170,10 +226,13 @@ auth_h_login(struct http_req *r)
 	if ((rc = auth_parse_identity(resp.p, resp.len, &c)) != 1) {
 		if (rc == -1)
 			log_error("credential check answered malformed JSON");
+		else
+			login_fail_record(bucket, 0);
 		rc = rc == 0 ? http_error(r, 401, "invalid username or password", NULL)
 			     : http_error(r, 500, NULL, NULL);
 		goto out;
 	}
+	login_fail_record(bucket, 1);
 	util_uuid4(family);
 	if ((rc = auth_issue(r, &c, family, &pair)) == 0)
 		rc = http_reply_json(r, 200, pair);

@@ -27,6 +27,21 @@ const struct db_stmt auth_stmts[AS_COUNT_] = {
 	[AS_REVOKE_USER] = { "revoke_user",
 	    "UPDATE refresh_tokens SET revoked_at = now() "
 	    "WHERE user_id = $1::bigint AND revoked_at IS NULL", 0 },
+	/* Failed logins of one username from one address, in rate_limits:
+	 * hits failures, the last at window_start. Past $2 free ones, the
+	 * k-th further failure makes the next attempt wait 2^(k-1) s, at most
+	 * $3 s; the seconds left come back while that wait lasts. */
+	[AS_FAIL_WAIT] = { "fail_wait",
+	    "SELECT ceil(extract(epoch FROM window_start + make_interval(secs => "
+	    "LEAST($3::int, power(2, LEAST(hits - $2::int - 1, 20))::int)) - now()))::int "
+	    "FROM rate_limits WHERE bucket = $1 AND hits > $2::int AND window_start + "
+	    "make_interval(secs => LEAST($3::int, power(2, LEAST(hits - $2::int - 1, 20))::int)) > now()", 1 },
+	/* One more failure; one older than the longest wait starts afresh. */
+	[AS_FAIL_NOTE] = { "fail_note",
+	    "INSERT INTO rate_limits AS r (bucket, window_start, hits) VALUES ($1, now(), 1) "
+	    "ON CONFLICT (bucket) DO UPDATE SET window_start = now(), hits = CASE WHEN "
+	    "r.window_start <= now() - make_interval(secs => $2::int) THEN 1 ELSE r.hits + 1 END", 0 },
+	[AS_FAIL_CLEAR] = { "fail_clear", "DELETE FROM rate_limits WHERE bucket = $1", 0 },
 };
 
 const struct json_field auth_login_fields[] = {

@@ -59,6 +59,13 @@ users_h_validate(struct http_req *r)
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	p[0] = json_str(r->json, "username");
 	pw = json_str(r->json, "password");
+	/* A name the registration rules refuse is nobody's, however lower()
+	 * would fold it (U+212A, the Kelvin sign, into k): one hash, as for an
+	 * unknown user, and no. */
+	if (!valid_username(p[0], strlen(p[0]))) {
+		(void)pwhash_verify(NULL, pw, strlen(pw));
+		return reply_identity(r, 0, NULL, NULL, NULL);
+	}
 	if ((rc = db_exec(svc_db(), US_CREDENTIALS, p, 1, &res)) != DB_OK)
 		return svc_db_error(r, rc);
 	/* An unknown user costs one hash too, so timing tells nothing. */

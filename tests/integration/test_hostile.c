@@ -4,6 +4,7 @@
  * token where a route needs one; concurrent conflicting registrations give
  * exactly one winner; rate limits answer 429 with Retry-After.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,11 +351,10 @@ test_concurrent_same_username(void)
 static void
 test_rate_limits(void)
 {
-	struct flow_user u;
 	struct itest_resp r;
-	char xff[96], addr[48], ra[32], body[256];
+	char xff[96], addr[48], ra[32];
 	const char *hdrs[2];
-	int i, limited = 0;
+	int i;
 	long last = 0;
 
 	/* Registration: 5 per 60 s per client address (the default). Even
@@ -379,21 +379,88 @@ test_rate_limits(void)
 	itest_http("POST", "gateway", REG, JSON, "{\"username\":\"rl\"}", 17, NULL, NULL, &r);
 	CU_ASSERT_EQUAL(r.status, 400);
 	itest_resp_free(&r);
+}
 
-	/* Login: 10 per 60 s per username, whatever the address. */
-	if (flow_register(&u, "rlu") == -1)
-		return;
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"wrong-password\"}", u.username);
-	for (i = 0; i < 12; i++) {
-		itest_json("POST", "gateway", AUTH_BASE "/login", body, NULL, &r);
-		if (r.status == 429) {
-			limited++;
-			CU_ASSERT(itest_header(&r, "Retry-After", ra, sizeof(ra)) != NULL);
-		} else
-			CU_ASSERT_EQUAL(r.status, 401);
-		itest_resp_free(&r);
+/* POST /auth/login from the address in xff (a header line) with password pw;
+ * the status, and Retry-After in *ra (0 when absent). */
+static long
+login_from(const char *xff, const char *username, const char *pw, int *ra)
+{
+	const char *hdrs[2] = { xff, NULL };
+	struct itest_resp r;
+	char body[256], v[16];
+	long st;
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", username, pw);
+	itest_http("POST", "gateway", AUTH_BASE "/login", JSON, body, strlen(body), NULL, hdrs, &r);
+	st = r.status;
+	*ra = itest_header(&r, "Retry-After", v, sizeof(v)) ? atoi(v) : 0;
+	if (st == 429)
+		CU_ASSERT(itest_is_problem(&r, 429, "TOO_MANY_REQUESTS"));
+	itest_resp_free(&r);
+	return st;
+}
+
+/* Failed logins make the guessing address wait, twice as long after each
+ * further failure, and never the user elsewhere: five wrong passwords go
+ * free (ESM_RATE_LOGIN_USER 5/900), the sixth earns 1 s, the seventh 2 s,
+ * the eighth 4 s; the right password from another address logs in
+ * meanwhile, and from the guessing one once its wait is over, which
+ * forgets the failures. */
+static void
+test_login_failures(void)
+{
+	struct flow_user u;
+	char a[80], b[80], id[16];
+	int i, ra, want;
+
+	CU_ASSERT_FATAL(flow_register(&u, "lf") == 0);
+	itest_unique(id, 9, "");
+	snprintf(a, sizeof(a), "X-Forwarded-For: 2001:db8:aaaa::%.4s", id);
+	snprintf(b, sizeof(b), "X-Forwarded-For: 2001:db8:bbbb::%.4s", id);
+	for (i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(login_from(a, u.username, "wrong-password", &ra), 401);
+	for (want = 1; want <= 2; want *= 2) {
+		CU_ASSERT_EQUAL(login_from(a, u.username, "wrong-password", &ra), 429);
+		CU_ASSERT(ra >= 1 && ra <= want);
+		itest_sleep_ms(ra * 1000 + 100);
+		CU_ASSERT_EQUAL(login_from(a, u.username, "wrong-password", &ra), 401);
 	}
-	CU_ASSERT_EQUAL(limited, 2);
+	/* Four seconds now, for the right password from there too ... */
+	CU_ASSERT_EQUAL(login_from(a, u.username, FLOW_PASSWORD, &ra), 429);
+	CU_ASSERT(ra >= 3 && ra <= 4);
+	/* ... and for the name in capitals, the same user; */
+	for (i = 0; u.username[i]; i++)
+		u.username[i] = (char)toupper((unsigned char)u.username[i]);
+	CU_ASSERT_EQUAL(login_from(a, u.username, "wrong-password", &ra), 429);
+	/* but the user, elsewhere, is not locked out. */
+	CU_ASSERT_EQUAL(login_from(b, u.username, FLOW_PASSWORD, &ra), 200);
+	CU_ASSERT_EQUAL(login_from(a, u.username, FLOW_PASSWORD, &ra), 429);
+	itest_sleep_ms(ra * 1000 + 100);
+	CU_ASSERT_EQUAL(login_from(a, u.username, FLOW_PASSWORD, &ra), 200);
+	/* The success forgot the failures: the next wrong ones go free. */
+	CU_ASSERT_EQUAL(login_from(a, u.username, "wrong-password", &ra), 401);
+	CU_ASSERT_EQUAL(login_from(a, u.username, "wrong-password", &ra), 401);
+}
+
+/* A username the registration rules refuse is nobody's, even where the
+ * database's lower() would fold it into one: "\u212a" (KELVIN SIGN) for k. */
+static void
+test_login_kelvin_sign(void)
+{
+	struct flow_user u;
+	char name[64], xff[80], id[16];
+	int ra;
+
+	CU_ASSERT_FATAL(flow_register(&u, "kk") == 0);	/* starts with k */
+	CU_ASSERT_FATAL(u.username[0] == 'k');
+	snprintf(name, sizeof(name), "\\u212a%.30s", u.username + 1);
+	itest_unique(id, 9, "");
+	snprintf(xff, sizeof(xff), "X-Forwarded-For: 2001:db8:cccc::%.4s", id);
+	CU_ASSERT_EQUAL(login_from(xff, name, FLOW_PASSWORD, &ra), 401);
+	snprintf(name, sizeof(name), "\xe2\x84\xaa%.30s", u.username + 1);	/* raw UTF-8 */
+	CU_ASSERT_EQUAL(login_from(xff, name, FLOW_PASSWORD, &ra), 401);
+	CU_ASSERT_EQUAL(login_from(xff, u.username, FLOW_PASSWORD, &ra), 200);
 }
 
 /* lighttpd refuses a body over the services' cap itself, with the same
@@ -430,6 +497,8 @@ static CU_TestInfo tests[] = {
 	{ "hostile strings round-trip as text", test_hostile_strings_roundtrip },
 	{ "50 concurrent registrations of one username", test_concurrent_same_username },
 	{ "rate limits", test_rate_limits },
+	{ "failed logins back off per username and address", test_login_failures },
+	{ "the Kelvin sign is no K", test_login_kelvin_sign },
 	{ "lighttpd caps bodies as the services do", test_gateway_body_cap },
 	CU_TEST_INFO_NULL,
 };
