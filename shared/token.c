@@ -2,7 +2,8 @@
  * token.c: Ed25519 JWTs, their key files, the JWK Set and refresh token
  * hashes. Verification trusts nothing before the signature: it checks the
  * shape and the pinned header, then the signature, and only then reads the
- * claims. Key rotation (several keys, lookup by kid) is left out.
+ * claims; a kid must name the key. Key rotation (several keys, lookup by kid)
+ * is left out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -163,9 +164,10 @@ json_object(unsigned char *p, size_t n)
 
 /* The header is read before the signature is checked, so it may only say
  * what we sign: alg EdDSA, optionally typ JWT and a string kid. Refusing
- * anything else (crit, jku, x5u, a repeated alg) leaves nothing to exploit. */
+ * anything else (crit, jku, x5u, a repeated alg) leaves nothing to exploit.
+ * A kid, when given, is returned in *kid (else NULL): it must name our key. */
 static int
-header_ok(const cJSON *h)
+header_ok(const cJSON *h, const char **kid)
 {
 	const cJSON *it;
 	int alg = 0;
@@ -180,6 +182,8 @@ header_ok(const cJSON *h)
 				return 0;
 		} else if (strcmp(it->string, "kid") != 0 || !cJSON_IsString(it))
 			return 0;
+		else
+			*kid = it->valuestring;
 	}
 	return alg;
 }
@@ -228,6 +232,10 @@ claims_parse(const cJSON *p, struct token_claims *c)
 	    get_str(p, "jti", c->jti, JTI_MAX) != 0 ||
 	    get_time(p, "iat", &c->iat) != 0 || get_time(p, "exp", &c->exp) != 0)
 		return -1;
+	/* nbf is optional (we never set it), but honoured when present. */
+	c->nbf = 0;
+	if (cJSON_GetObjectItemCaseSensitive(p, "nbf") != NULL && get_time(p, "nbf", &c->nbf) != 0)
+		return -1;
 	roles = cJSON_GetObjectItemCaseSensitive(p, "roles");
 	if (!cJSON_IsArray(roles) || cJSON_GetArraySize(roles) > TOKEN_ROLES_MAX)
 		return -1;
@@ -242,6 +250,15 @@ claims_parse(const cJSON *p, struct token_claims *c)
 	return 0;
 }
 
+/* 1 when claims are valid at now, give or take leeway_s (>= 0). exp, iat
+ * and nbf are at most 2^53, so now +- leeway is the only sum that could
+ * overflow; a clock that far off is a caller bug. */
+static int
+claims_current(const struct token_claims *c, int64_t now, int leeway_s)
+{
+	return c->exp > now - leeway_s && c->iat <= now + leeway_s && c->nbf <= now + leeway_s;
+}
+
 enum token_result
 token_verify(const struct token_keys *k, const char *jwt, size_t len, int64_t now,
     int leeway_s, struct token_claims *out)
@@ -252,6 +269,7 @@ token_verify(const struct token_keys *k, const char *jwt, size_t len, int64_t no
 	unsigned char hb[TOKEN_MAX_LEN], pb[TOKEN_MAX_LEN], sig[crypto_sign_BYTES];
 	cJSON *hdr = NULL, *pl = NULL;
 	struct token_claims c;
+	const char *kid = NULL;
 
 	memset(&c, 0, sizeof(c));
 	if (jwt == NULL || len == 0 || len > TOKEN_MAX_LEN || sodium_init() < 0)
@@ -269,8 +287,13 @@ token_verify(const struct token_keys *k, const char *jwt, size_t len, int64_t no
 	    b64_decode(d1 + 1, plen, pb, sizeof(pb) - 1, &pn) != 0 ||
 	    b64_decode(d2 + 1, slen, sig, sizeof(sig), &n) != 0 || n != sizeof(sig))
 		goto out;
-	if ((hdr = json_object(hb, hn)) == NULL || !header_ok(hdr))
+	if ((hdr = json_object(hb, hn)) == NULL || !header_ok(hdr, &kid))
 		goto out;
+	/* A key id we do not have: not signed by our key, whatever it is. */
+	if (kid != NULL && strcmp(kid, k->kid) != 0) {
+		res = TOKEN_BAD_SIGNATURE;
+		goto out;
+	}
 	if (crypto_sign_verify_detached(sig, (const unsigned char *)jwt, (size_t)(d2 - jwt), k->pk) != 0) {
 		res = TOKEN_BAD_SIGNATURE;
 		goto out;
@@ -279,9 +302,7 @@ token_verify(const struct token_keys *k, const char *jwt, size_t len, int64_t no
 		goto out;
 	if (leeway_s < 0)
 		leeway_s = 0;
-	/* exp and iat are at most 2^53, so now +- leeway is the only sum that
-	 * could overflow; a clock that far off is a caller bug. */
-	if (c.exp <= now - leeway_s || c.iat > now + leeway_s) {
+	if (!claims_current(&c, now, leeway_s)) {
 		res = TOKEN_EXPIRED;
 		goto out;
 	}
@@ -542,7 +563,7 @@ token_verify_cached(const struct token_keys *k, const char *jwt, size_t len, int
 	slot = h[0] % TOKEN_CACHE_SLOTS;
 	if (token_cache[slot].used && sodium_memcmp(token_cache[slot].h, h, sizeof(h)) == 0) {
 		const struct token_claims *c = &token_cache[slot].c;
-		if (c->exp <= now - leeway_s || c->iat > now + leeway_s)
+		if (!claims_current(c, now, leeway_s))
 			return TOKEN_EXPIRED;
 		*out = *c;
 		return TOKEN_OK;

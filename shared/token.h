@@ -29,13 +29,14 @@ struct token_claims {
 	int nroles;
 	char jti[37];
 	int64_t iat, exp;		/* seconds since the epoch */
+	int64_t nbf;			/* not before (seconds), 0: none; read, never signed */
 };
 
 enum token_result {
 	TOKEN_OK = 0,
 	TOKEN_MALFORMED = -1,		/* not three base64url parts, bad JSON, bad alg, missing claims */
 	TOKEN_BAD_SIGNATURE = -2,
-	TOKEN_EXPIRED = -3		/* exp passed, or iat in the future (beyond the leeway) */
+	TOKEN_EXPIRED = -3		/* exp passed, or iat or nbf in the future (beyond the leeway) */
 };
 
 /* Creates a new key pair in dir: ed25519.key (0600, secret) and ed25519.pub

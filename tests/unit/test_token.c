@@ -303,8 +303,9 @@ test_forged_header(void)
 	/* The helper itself makes valid tokens... */
 	CU_ASSERT_EQUAL(verify_forged(HDR, PL("\"1000\"", ""), SIG_ED25519), TOKEN_OK);
 	CU_ASSERT_EQUAL(verify_forged("{\"alg\":\"EdDSA\"}", PL("\"1000\"", ""), SIG_ED25519), TOKEN_OK);
+	/* A kid must name our key (test_kid_nbf has the good one). */
 	CU_ASSERT_EQUAL(verify_forged("{\"kid\":\"x\",\"alg\":\"EdDSA\"}", PL("\"1000\"", ""), SIG_ED25519),
-	    TOKEN_OK);
+	    TOKEN_BAD_SIGNATURE);
 	/* ...so each of these fails on its header alone. */
 	CU_ASSERT_EQUAL(verify_forged("{\"alg\":\"none\",\"typ\":\"JWT\"}", PL("\"1000\"", ""), SIG_NONE),
 	    TOKEN_MALFORMED);
@@ -871,6 +872,32 @@ test_cached(void)
 	free(jwt);
 }
 
+/* The kid in a header must be our key's; nbf, when present, must have come. */
+static void
+test_kid_nbf(void)
+{
+	char hdr[96];
+	struct token_claims c;
+	char *t;
+
+	keys();
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"kid\":\"%s\"}", K.kid);
+	CU_ASSERT_EQUAL(verify_forged(hdr, PL("\"1000\"", ""), SIG_ED25519), TOKEN_OK);
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"kid\":\"%s\"}", K2.kid);
+	CU_ASSERT_EQUAL(verify_forged(hdr, PL("\"1000\"", ""), SIG_ED25519), TOKEN_BAD_SIGNATURE);
+	/* What we sign carries our kid and verifies. */
+	memset(&c, 0, sizeof(c));
+	t = forge(HDR, PL("\"1000\"", ",\"nbf\":1700000000"), SIG_ED25519);
+	CU_ASSERT_EQUAL(verify_s(&K, t, &c), TOKEN_OK);
+	CU_ASSERT_EQUAL(c.nbf, 1700000000);
+	free(t);
+	/* nbf within the leeway (30 s) passes, beyond it not yet. */
+	CU_ASSERT_EQUAL(verify_forged(HDR, PL("\"1000\"", ",\"nbf\":1700000030"), SIG_ED25519), TOKEN_OK);
+	CU_ASSERT_EQUAL(verify_forged(HDR, PL("\"1000\"", ",\"nbf\":1700000031"), SIG_ED25519), TOKEN_EXPIRED);
+	CU_ASSERT_EQUAL(verify_forged(HDR, PL("\"1000\"", ",\"nbf\":\"soon\""), SIG_ED25519), TOKEN_MALFORMED);
+	CU_ASSERT_EQUAL(verify_forged(HDR, PL("\"1000\"", ",\"nbf\":-1"), SIG_ED25519), TOKEN_MALFORMED);
+}
+
 static CU_TestInfo tests[] = {
 	{ "verification cache", test_cached },
 	{ "sign and verify round trip", test_roundtrip },
@@ -878,6 +905,7 @@ static CU_TestInfo tests[] = {
 	{ "expiry and issue time window", test_time_window },
 	{ "wrong key", test_wrong_key },
 	{ "forged headers (none, HS256, ...)", test_forged_header },
+	{ "kid and nbf", test_kid_nbf },
 	{ "tampered parts", test_tampered },
 	{ "bad shapes and sizes", test_bad_shapes },
 	{ "claim types and caps", test_claims },
