@@ -11,6 +11,8 @@
 # Kafka: ESM_KAFKA=embedded (default) or apache (Apache Kafka, KRaft, from
 # scripts/kafka.sh; ESM_KAFKA_NODES=3 for a three-node cluster), or a
 # caller's ESM_KAFKA_BOOTSTRAP (the user's own cluster, nothing started).
+# ESM_LIBRDKAFKA=bundled runs every program on the newer librdkafka of
+# scripts/librdkafka.sh instead of Debian's (system, the default).
 #
 # start is idempotent (starts only what does not run; data survives stop and
 # start). Programs that are not built yet are skipped with a note. Ports:
@@ -363,6 +365,48 @@ topics_create() {
 	return 1
 }
 
+# ---- librdkafka ------------------------------------------------------------------
+
+# ESM_LIBRDKAFKA=system (default) runs the programs on Debian's librdkafka;
+# bundled on the newer one of scripts/librdkafka.sh (built once into the
+# cache), whose SCRAM works against Kafka 4.x. It has the same soname and
+# ABI, so the binaries built against Debian's headers load it through
+# LD_LIBRARY_PATH, set here for everything this script starts and written
+# into the env file (with ESM_LIBRDKAFKA_LIB, the folder added), so the
+# tests and what they spawn (kcat) run on it too.
+LIBRDKAFKA=${ESM_LIBRDKAFKA:-system}
+case $LIBRDKAFKA in system | bundled) ;; *) die "ESM_LIBRDKAFKA must be system or bundled" ;; esac
+RDK_LIB=
+LIB_CHANGED=0
+
+# libpath DIR: LD_LIBRARY_PATH with DIR (may be empty) first and without
+# the folder a sourced env file added (ESM_LIBRDKAFKA_LIB).
+libpath() {
+	local d out=$1
+	local IFS=:
+	for d in ${LD_LIBRARY_PATH:-}; do
+		case $d in '' | "${ESM_LIBRDKAFKA_LIB:-}" | "$1") continue ;; esac
+		out=$out${out:+:}$d
+	done
+	echo "$out"
+}
+
+# librdkafka_setup: RDK_LIB and LD_LIBRARY_PATH for the chosen library;
+# LIB_CHANGED=1 when the running programs were started on another one.
+librdkafka_setup() {
+	if [ "$LIBRDKAFKA" = bundled ]; then
+		RDK_LIB=$("$ROOT/scripts/librdkafka.sh" home)/lib ||
+			die "the bundled librdkafka could not be built (scripts/librdkafka.sh)"
+		say "librdkafka: bundled $("$ROOT/scripts/librdkafka.sh" version) from $RDK_LIB"
+	else
+		RDK_LIB=
+		say "librdkafka: the system's ($(pkg-config --modversion rdkafka 2>/dev/null || echo unknown))"
+	fi
+	LD_LIBRARY_PATH=$(libpath "$RDK_LIB")
+	if [ -n "$LD_LIBRARY_PATH" ]; then export LD_LIBRARY_PATH; else unset LD_LIBRARY_PATH; fi
+	[ "$(cat "$VAR/librdkafka" 2>/dev/null)" = "$LIBRDKAFKA $RDK_LIB" ] || LIB_CHANGED=1
+}
+
 # ---- Apache Kafka (KRaft) ------------------------------------------------------
 
 apache_node_dir() { echo "$KAFKA_DIR/node$1"; }
@@ -645,6 +689,7 @@ write_env() {
 			ESM_METRICS_DIR) continue ;;
 			ESM_KAFKA_BOOTSTRAP | ESM_KAFKA_EMBEDDED | ESM_KAFKA | ESM_KAFKA_KIND) continue ;;
 			ESM_KAFKA_NODES | ESM_KAFKA_SECURITY | ESM_ROOT | ESM_VAR | ESM_INSTANCE) continue ;;
+			ESM_LIBRDKAFKA | ESM_LIBRDKAFKA_LIB) continue ;;
 			ESM_KAFKA_SECURITY_PROTOCOL | ESM_KAFKA_SSL_CA_FILE | ESM_KAFKA_SASL_*) [ "$KAFKA_KIND" = external ] || continue ;;
 			ESM_JWT_PUBLIC_KEY_FILE | ESM_JWT_PRIVATE_KEY_FILE | ESM_WORKER_NAME) continue ;;
 			ESM_SMTP_URL | ESM_SMTP_EMBEDDED | ESM_MAILDIR) continue ;;
@@ -656,6 +701,11 @@ write_env() {
 		echo "export ESM_VAR=$(sq "$VAR")"
 		echo "export ESM_KAFKA_BOOTSTRAP=$(sq "$KAFKA")"
 		echo "export ESM_KAFKA_KIND=$KAFKA_KIND"
+		# What the programs run on, exactly: sourcing this file gives the
+		# tests the same librdkafka.
+		echo "export ESM_LIBRDKAFKA=$LIBRDKAFKA"
+		if [ -n "$RDK_LIB" ]; then echo "export ESM_LIBRDKAFKA_LIB=$(sq "$RDK_LIB")"; else echo "unset ESM_LIBRDKAFKA_LIB"; fi
+		if [ -n "${LD_LIBRARY_PATH:-}" ]; then echo "export LD_LIBRARY_PATH=$(sq "$LD_LIBRARY_PATH")"; else echo "unset LD_LIBRARY_PATH"; fi
 		if [ "$KAFKA_KIND" = apache ]; then
 			echo "export ESM_KAFKA_SECURITY=$KAFKA_SECURITY"
 			if [ "$KAFKA_SECURITY" = sasl_ssl ]; then
@@ -718,10 +768,10 @@ rebuilt() {
 	for f in "$@"; do [ "$f" -nt "$pidf" ] && return 0; done
 	return 1
 }
-# stale PIDFILE BINARY: a running Kafka client to restart: rebuilt, or it
+# stale PIDFILE BINARY: a running Kafka client to restart: rebuilt, it
 # knows only the address of a broker this start replaced (the embedded
-# broker listens on a new port each time).
-stale() { [ "$KAFKA_CHANGED" = 1 ] || rebuilt "$@"; }
+# broker listens on a new port each time), or it runs on another librdkafka.
+stale() { [ "$KAFKA_CHANGED" = 1 ] || [ "$LIB_CHANGED" = 1 ] || rebuilt "$@"; }
 KAFKA_CHANGED=0
 
 NCPU=$(nproc 2>/dev/null || echo 2)
@@ -894,6 +944,7 @@ start() {
 	else
 		warn "build/bin/esm-auth not built: no signing keys yet"
 	fi
+	librdkafka_setup
 	broker_start
 	smtp_start
 	write_env
@@ -904,6 +955,7 @@ start() {
 	pools_start
 	workers_start
 	lighttpd_start
+	echo "$LIBRDKAFKA $RDK_LIB" >"$VAR/librdkafka"
 	summary
 }
 
@@ -921,6 +973,7 @@ summary() {
 		  internal       http://$IHOST:$ESM_INTERNAL_PORT
 		  postgresql     127.0.0.1:$ESM_PG_PORT, socket in $PG_SOCK (superuser postgres)
 		  kafka          ${KAFKA:-none}
+		  librdkafka     $LIBRDKAFKA${RDK_LIB:+ ($RDK_LIB)}
 		  logs           $LOG/
 		  log monitor    http://$HOST:$ESM_LOGMONITOR_PORT/ and http://$HOST:$ESM_GATEWAY_PORT/logmonitor/
 		                 user $OPERATOR_USER, password in $VAR/secrets/operator.password

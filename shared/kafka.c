@@ -388,9 +388,23 @@ kafka_release(struct kafka_common *c)
 	free(c);
 }
 
+/* Which librdkafka this process runs on, said once: the library is found
+ * at run time (ESM_LIBRDKAFKA=bundled puts a newer one with the same
+ * soname first), so the headers we were built with do not tell. */
+static pthread_once_t kafka_version_once = PTHREAD_ONCE_INIT;
+
+static void
+kafka_log_version(void)
+{
+	log_info("kafka: librdkafka %s (built with the headers of %d.%d.%d)", rd_kafka_version_str(),
+	    (RD_KAFKA_VERSION >> 24) & 0xff, (RD_KAFKA_VERSION >> 16) & 0xff,
+	    (RD_KAFKA_VERSION >> 8) & 0xff);
+}
+
 static void
 kafka_common_init(struct kafka_common *c, rd_kafka_conf_t *conf)
 {
+	pthread_once(&kafka_version_once, kafka_log_version);
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
 	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);

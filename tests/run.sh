@@ -179,6 +179,17 @@ if [ "${LATE:-0}" = 1 ]; then
 	if start_stack ESM_KAFKA=apache ESM_KAFKA_NODES="$FAULT_NODES"; then
 		run "integration faults (kafka $(scripts/kafka.sh version), $FAULT_NODES nodes)" "$INTEG" faults faults_cluster
 	fi
+	# SCRAM on Kafka 4.x needs librdkafka 2.6.1 or newer: the security
+	# suite and the event flow on one SASL_SSL broker, every program (and
+	# the kcat the suites spawn) on the bundled librdkafka of
+	# scripts/librdkafka.sh (built once into the cache). Last, so the
+	# settings its env file exports reach no other stage.
+	echo
+	echo "==== test stack on SASL_SSL with the bundled librdkafka"
+	if start_stack ESM_KAFKA=apache ESM_KAFKA_NODES=1 ESM_KAFKA_SECURITY=sasl_ssl ESM_LIBRDKAFKA=bundled; then
+		run "integration kafka_security (kafka $(scripts/kafka.sh version), librdkafka $(scripts/librdkafka.sh version), sasl_ssl)" \
+			"$INTEG" kafka_security events notify
+	fi
 fi
 
 stop_stack

@@ -7,8 +7,10 @@
  * relay whose right is taken away says so in its log, keeps its rows and
  * delivers them once the right is back; a service whose password the
  * cluster no longer accepts says so in /health and recovers, without a
- * restart, once the credential is fixed. Needs that stack: tests/run.sh
- * runs this suite only there.
+ * restart, once the credential is fixed. It also checks that the programs
+ * run on the librdkafka the stack chose (ESM_LIBRDKAFKA): SCRAM against
+ * Kafka 4.x needs the bundled one. Needs that stack: tests/run.sh runs
+ * this suite only there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,34 @@ produce_as(const char *principal, const char *topic)
 	    "-X ssl.ca.location=\"$ESM_KAFKA_SSL_CA_FILE\" -X message.timeout.ms=10000 "
 	    "-t %s >\"$ESM_VAR/tmp/kcat.out\" 2>&1 && ! grep -qi 'authoriz' \"$ESM_VAR/tmp/kcat.out\"",
 	    principal, principal, topic);
+}
+
+/* The folder of the bundled librdkafka the stack runs on
+ * (ESM_LIBRDKAFKA=bundled), or NULL on the system's. */
+static const char *
+bundled_lib(void)
+{
+	const char *l = getenv("ESM_LIBRDKAFKA_LIB");
+
+	return l && *l ? l : NULL;
+}
+
+/* The programs run on the librdkafka the stack chose (scripts/stack.sh,
+ * ESM_LIBRDKAFKA): bundled, its library is the one a service and a worker
+ * map; either way the service's start log and kcat, which these tests
+ * spawn with the stack's environment, name the version expected. */
+static void
+test_programs_run_on_the_stacks_librdkafka(void)
+{
+	const char *lib = bundled_lib();
+
+	if (lib != NULL)
+		CU_ASSERT(itest_sh("for p in $(head -n 1 \"$ESM_VAR/users.pids\") $(cat \"$ESM_VAR/relay-tasks.pid\"); do "
+		    "grep -qF '%s/librdkafka.so.1' /proc/$p/maps || { echo \"pid $p does not map %s\" >&2; exit 1; }; "
+		    "done", lib, lib) == 0);
+	CU_ASSERT(itest_sh("v=$(%s); grep -F 'kafka: librdkafka ' \"$ESM_VAR/log/users.log\" | tail -n 1 | "
+	    "grep -qF \"librdkafka $v \" && kcat -V | grep -qF \"librdkafka $v \"", lib != NULL ?
+	    "\"$ESM_ROOT/scripts/librdkafka.sh\" version" : "pkg-config --modversion rdkafka") == 0);
 }
 
 static void
@@ -165,6 +195,9 @@ test_wrong_password_said_and_mended(void)
 	CU_ASSERT_STRING_EQUAL(kst, "refused");
 	CU_ASSERT(strstr(why, "uthentication") != NULL);
 	CU_ASSERT(itest_sh("grep -q 'the cluster refuses this client' \"$ESM_VAR/log/users.log\"") == 0);
+	/* A librdkafka with the SCRAM fix (bundled) blames no SCRAM bug. */
+	if (bundled_lib() != NULL)
+		CU_ASSERT(strstr(why, "older than 2.6.1") == NULL);
 	/* The password fixed on the cluster: the service recovers by itself. */
 	CU_ASSERT_FATAL(set_password("users", 0) == 0);
 	CU_ASSERT(wait_health(200, "ok", kst, sizeof(kst), why, sizeof(why)) == 0);
@@ -172,6 +205,7 @@ test_wrong_password_said_and_mended(void)
 }
 
 static CU_TestInfo tests[] = {
+	{ "the programs run on the stack's librdkafka", test_programs_run_on_the_stacks_librdkafka },
 	{ "the only client listener is SASL_SSL", test_listener_is_sasl_ssl },
 	{ "principals keep to their topics", test_principals_keep_to_their_topics },
 	{ "a relay without its right: said, kept, delivered once back", test_relay_without_its_right },
