@@ -31,15 +31,22 @@ usage() {
 [ $# -eq 2 ] || [ $# -eq 3 ] || usage
 CMD=$1 INST=$2 NODE=${3:-}
 # Other instance names (for parallel work on one machine) take their ports
-# from ESM_PORT_OFFSET, a multiple of 10000: PostgreSQL 55432 + OFFSET/10000.
+# from ESM_PORT_OFFSET, a multiple of 1000 up to 50000. PostgreSQL: 55432 +
+# OFFSET/10000 for a multiple of 10000 (as always), else 55440 + OFFSET/1000.
+# No two offsets share a port: the base ports below differ by no multiple of
+# 1000, and 55433-55489 is no other port of any offset.
+pg_port_of() { if [ $(($1 % 10000)) -eq 0 ]; then echo $((55432 + $1 / 10000)); else echo $((55440 + $1 / 1000)); fi; }
 case $INST in
 run) OFF=0 PG_DEFAULT=55432 ;;
-test) OFF=${ESM_PORT_OFFSET:-10000} PG_DEFAULT=$((55432 + OFF / 10000)) ;;
 *)
 	[[ $INST =~ ^[a-z][a-z0-9]{0,15}$ ]] || usage
-	[[ ${ESM_PORT_OFFSET:-} =~ ^[1-5]0000$ ]] ||
-		{ echo "instance $INST needs ESM_PORT_OFFSET=10000..50000" >&2; exit 2; }
-	OFF=$ESM_PORT_OFFSET PG_DEFAULT=$((55432 + OFF / 10000))
+	OFF=${ESM_PORT_OFFSET:-}
+	[ "$INST" != test ] || OFF=${OFF:-10000}
+	if ! [[ $OFF =~ ^[1-9][0-9]?000$ ]] || [ "$OFF" -gt 50000 ]; then
+		echo "instance $INST needs ESM_PORT_OFFSET, a multiple of 1000 from 1000 to 50000" >&2
+		exit 2
+	fi
+	PG_DEFAULT=$(pg_port_of "$OFF")
 	;;
 esac
 

@@ -8,7 +8,9 @@
 #     cost (build/bench/hashrate), since each of them is one hash.
 # Then the steady RSS of every FastCGI process. Runs on a private stack
 # instance ("bench", ports 4xxxx) that it starts and stops. Further
-# bench_*.sh files beside this one are run afterwards with the stack up.
+# bench_*.sh files beside this one are run afterwards with the stack up;
+# bench_events.sh starts a second instance beside it (the name with a 2,
+# the port offset + 2000) for the other Kafka broker, and stops it.
 # Exits non-zero when a ratio is under its target or a request failed.
 set -euo pipefail
 
