@@ -415,8 +415,12 @@ kafka_producer_new(const char *bootstrap, int idempotent, int delivery_timeout_m
 		goto out;
 	}
 	snprintf(tmo, sizeof(tmo), "%d", delivery_timeout_ms);
-	/* Java's partitioner, so keys land where other clients put them. */
+	/* Java's partitioner, so keys land where other clients put them.
+	 * Topics are declared (topics.h), never created by naming them: a
+	 * producer's metadata requests would ask a broker that allows it to
+	 * make a missing topic with its own defaults. */
 	if (kafka_set(conf, "bootstrap.servers", bootstrap, err, errlen) == -1 ||
+	    kafka_set(conf, "allow.auto.create.topics", "false", err, errlen) == -1 ||
 	    kafka_set(conf, "message.timeout.ms", tmo, err, errlen) == -1 ||
 	    kafka_set(conf, "linger.ms", KAFKA_LINGER_MS, err, errlen) == -1 ||
 	    kafka_set(conf, "partitioner", "murmur2_random", err, errlen) == -1 ||

@@ -32,7 +32,8 @@ struct kafka_header {
 typedef void (*kafka_dr_fn)(void *opaque, int err, const char *errstr, void *ctx);
 
 /* New producer for bootstrap ("host:port,..."). idempotent=1 also sets
- * acks=all. delivery_timeout_ms bounds how long a message may wait for the
+ * acks=all. It never asks the cluster to create a topic: a message for a
+ * topic the cluster lacks fails. delivery_timeout_ms bounds how long a message may wait for the
  * broker before its report says it failed. extra: optional NULL-terminated
  * list of "key", "value" librdkafka properties. NULL on error (err filled). */
 kafka_producer *kafka_producer_new(const char *bootstrap, int idempotent,
