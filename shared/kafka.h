@@ -56,6 +56,20 @@ int kafka_outq_len(kafka_producer *p);
 int kafka_producer_fatal(kafka_producer *p, char *err, size_t errlen);
 /* 0 when a broker answers a metadata request within timeout_ms, else -1. */
 int kafka_producer_ping(kafka_producer *p, int timeout_ms) ESM_WUR;
+/* What the cluster's metadata says about the topics names[0..n), into
+ * out[0..n) (struct kafka_topic_state, below): exists, partitions and
+ * replication; min_isr and retention_ms stay 0, they need the admin
+ * client's DescribeConfigs. *brokers receives the number of brokers the
+ * cluster reports. One small metadata request per topic, naming only it and
+ * never asking for its creation, all within timeout_ms; no admin API is
+ * needed, so it works on the embedded broker too (whose mock cluster,
+ * though, makes any topic a request names). A topic the cluster lacks is
+ * out[i].exists = 0. 0, or -1 with err when no answer came in time or the
+ * cluster would not describe a topic to this client. */
+struct kafka_topic_state;
+int kafka_producer_describe(kafka_producer *p, const char *const *names, size_t n,
+    struct kafka_topic_state *out, int *brokers, int timeout_ms, char *err,
+    size_t errlen) ESM_WUR;
 /* 1 when the cluster refused this producer in the last 30 s (wrong
  * credentials, or a topic it may not write) and nothing succeeded since;
  * the reason goes to buf. 0 otherwise. */
