@@ -1451,6 +1451,13 @@ kafka_mock_topic_create(kafka_mock *k, const char *topic, int partitions, char *
 	return 0;
 }
 
+void
+kafka_mock_topic_hide(kafka_mock *k, const char *topic, int hidden)
+{
+	rd_kafka_mock_topic_set_error(k->mc, topic, hidden ?
+	    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART : RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
 int
 kafka_mock_set_up(kafka_mock *k, int up)
 {

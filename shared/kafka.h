@@ -188,7 +188,7 @@ void kafka_admin_free(kafka_admin *a);
 /*
  * Embedded development broker: librdkafka's mock cluster, brokers speaking
  * the Kafka protocol on loopback ports with data in memory. Only
- * worker/broker uses this; it is not for production.
+ * worker/broker and the tests use this; it is not for production.
  */
 typedef struct kafka_mock kafka_mock;
 
@@ -199,6 +199,12 @@ const char *kafka_mock_bootstraps(const kafka_mock *k);
 /* Creates topic with partitions partitions, replication 1. 0 / -1 (err). */
 int kafka_mock_topic_create(kafka_mock *k, const char *topic, int partitions,
     char *err, size_t errlen) ESM_WUR;
+/* hidden=1: metadata requests answer that the cluster has no topic called
+ * topic; hidden=0 shows it again. For tests of how a client takes a missing
+ * topic: the mock cluster creates any topic a request names, so leaving one
+ * out is not enough. Create the topic first (kafka_mock_topic_create), or
+ * the mock makes it with its default partition count. */
+void kafka_mock_topic_hide(kafka_mock *k, const char *topic, int hidden);
 /* up=0 disconnects every broker and refuses connections; up=1 undoes it. 0 / -1. */
 int kafka_mock_set_up(kafka_mock *k, int up) ESM_WUR;
 /* Stops the cluster (its data is gone). Accepts NULL. */
