@@ -435,8 +435,12 @@ kafka_producer_new(const char *bootstrap, int idempotent, int delivery_timeout_m
 		goto out;
 	}
 	snprintf(tmo, sizeof(tmo), "%d", delivery_timeout_ms);
-	/* Java's partitioner, so keys land where other clients put them. */
+	/* Java's partitioner, so keys land where other clients put them.
+	 * Topics are declared (topics.h), never created by naming them: a
+	 * producer's metadata requests would ask a broker that allows it to
+	 * make a missing topic with its own defaults. */
 	if (kafka_set(conf, "bootstrap.servers", bootstrap, err, errlen) == -1 ||
+	    kafka_set(conf, "allow.auto.create.topics", "false", err, errlen) == -1 ||
 	    kafka_set(conf, "message.timeout.ms", tmo, err, errlen) == -1 ||
 	    kafka_set(conf, "linger.ms", KAFKA_LINGER_MS, err, errlen) == -1 ||
 	    kafka_set(conf, "partitioner", "murmur2_random", err, errlen) == -1 ||
@@ -572,6 +576,96 @@ kafka_producer_ping(kafka_producer *p, int timeout_ms)
 	if (kafka_refusal_get(&p->c, NULL, 0) && strstr(p->c.refusal, "uthenticat") != NULL)
 		kafka_refused(&p->c, NULL);
 	return 0;
+}
+
+/* Fills s from the metadata of topic name: whether it exists, its
+ * partitions and the replicas of the partition that has fewest (absent: s
+ * stays zero). -1 with err when the cluster would not describe it. Shared by
+ * the producer's and the admin client's descriptions. */
+static int
+kafka_topic_md(const struct rd_kafka_metadata *md, const char *name,
+    struct kafka_topic_state *s, char *err, size_t errlen)
+{
+	const rd_kafka_metadata_topic_t *t;
+	int i, j;
+
+	for (i = 0; i < md->topic_cnt && strcmp(md->topics[i].topic, name) != 0; i++)
+		continue;
+	if (i == md->topic_cnt)
+		return 0;
+	t = &md->topics[i];
+	if (kafka_is_refusal(t->err)) {
+		snprintf(err, errlen, "topic %s: %s", name, rd_kafka_err2str(t->err));
+		return -1;
+	}
+	/* A topic without a leader yet still has its partitions listed. */
+	if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || t->partition_cnt == 0)
+		return 0;
+	s->exists = 1;
+	s->partitions = t->partition_cnt;
+	s->replication = t->partitions[0].replica_cnt;
+	for (j = 1; j < t->partition_cnt; j++)
+		if (t->partitions[j].replica_cnt < s->replication)
+			s->replication = t->partitions[j].replica_cnt;
+	return 0;
+}
+
+int
+kafka_producer_describe(kafka_producer *p, const char *const *names, size_t n,
+    struct kafka_topic_state *out, int *brokers, int timeout_ms, char *err, size_t errlen)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = NULL;
+	rd_kafka_resp_err_t e;
+	int64_t end = util_mono_us() + (int64_t)timeout_ms * 1000;
+	int64_t left;
+	size_t i;
+	int rc = -1;
+
+	if (p == NULL || (n > 0 && (names == NULL || out == NULL)) || brokers == NULL ||
+	    timeout_ms <= 0) {
+		snprintf(err, errlen, "bad arguments");
+		return -1;
+	}
+	if (n > 0)
+		memset(out, 0, n * sizeof(*out));
+	*brokers = 0;
+	/* One request per topic, naming only it: the answer is about our
+	 * topics, never the whole cluster's, and asks for no creation (see
+	 * kafka_producer_new). The handle makes the topic known to the
+	 * producer, which then refreshes it with the others it knows. */
+	for (i = 0; i < n; i++) {
+		if ((left = (end - util_mono_us()) / 1000) <= 0) {
+			snprintf(err, errlen, "metadata: no answer within %d ms", timeout_ms);
+			goto out;
+		}
+		if ((rkt = rd_kafka_topic_new(p->c.rk, names[i], NULL)) == NULL) {
+			snprintf(err, errlen, "topic %s: %s", names[i],
+			    rd_kafka_err2str(rd_kafka_last_error()));
+			goto out;
+		}
+		if ((e = rd_kafka_metadata(p->c.rk, 0, rkt, &md, (int)left)) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR) {
+			md = NULL;
+			snprintf(err, errlen, "metadata of topic %s: no answer within %d ms (%s)",
+			    names[i], timeout_ms, rd_kafka_err2str(e));
+			goto out;
+		}
+		*brokers = md->broker_cnt;
+		if (kafka_topic_md(md, names[i], &out[i], err, errlen) == -1)
+			goto out;
+		rd_kafka_metadata_destroy(md);
+		md = NULL;
+		rd_kafka_topic_destroy(rkt);
+		rkt = NULL;
+	}
+	rc = 0;
+out:
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	if (rkt != NULL)
+		rd_kafka_topic_destroy(rkt);
+	return rc;
 }
 
 int
@@ -968,36 +1062,6 @@ kafka_admin_wait(kafka_admin *a, rd_kafka_queue_t *q, rd_kafka_event_type_t type
 	return ev;
 }
 
-/* Fills s from the metadata of topic name (absent: s stays zero). -1 with
- * err when the cluster would not describe it. */
-static int
-kafka_admin_topic_md(const struct rd_kafka_metadata *md, const char *name,
-    struct kafka_topic_state *s, char *err, size_t errlen)
-{
-	const rd_kafka_metadata_topic_t *t;
-	int i, j;
-
-	for (i = 0; i < md->topic_cnt && strcmp(md->topics[i].topic, name) != 0; i++)
-		continue;
-	if (i == md->topic_cnt)
-		return 0;
-	t = &md->topics[i];
-	if (kafka_is_refusal(t->err)) {
-		snprintf(err, errlen, "topic %s: %s", name, rd_kafka_err2str(t->err));
-		return -1;
-	}
-	/* A topic without a leader yet still has its partitions listed. */
-	if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || t->partition_cnt == 0)
-		return 0;
-	s->exists = 1;
-	s->partitions = t->partition_cnt;
-	s->replication = t->partitions[0].replica_cnt;
-	for (j = 1; j < t->partition_cnt; j++)
-		if (t->partitions[j].replica_cnt < s->replication)
-			s->replication = t->partitions[j].replica_cnt;
-	return 0;
-}
-
 /* Takes min.insync.replicas and retention.ms of one described topic into
  * s. 0 / -1 (err) when either is missing or not a number. */
 static int
@@ -1145,7 +1209,7 @@ kafka_admin_describe(kafka_admin *a, const char *const *names, size_t n,
 	}
 	*brokers = md->broker_cnt;
 	for (i = 0; i < n; i++)
-		if (kafka_admin_topic_md(md, names[i], &out[i], err, errlen) == -1)
+		if (kafka_topic_md(md, names[i], &out[i], err, errlen) == -1)
 			goto out;
 	if (n > 0 && kafka_admin_configs(a, names, n, out, timeout_ms, err, errlen) == -1)
 		goto out;
@@ -1409,6 +1473,13 @@ kafka_mock_topic_create(kafka_mock *k, const char *topic, int partitions, char *
 		return -1;
 	}
 	return 0;
+}
+
+void
+kafka_mock_topic_hide(kafka_mock *k, const char *topic, int hidden)
+{
+	rd_kafka_mock_topic_set_error(k->mc, topic, hidden ?
+	    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART : RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 int

@@ -32,7 +32,8 @@ struct kafka_header {
 typedef void (*kafka_dr_fn)(void *opaque, int err, const char *errstr, void *ctx);
 
 /* New producer for bootstrap ("host:port,..."). idempotent=1 also sets
- * acks=all. delivery_timeout_ms bounds how long a message may wait for the
+ * acks=all. It never asks the cluster to create a topic: a message for a
+ * topic the cluster lacks fails. delivery_timeout_ms bounds how long a message may wait for the
  * broker before its report says it failed. extra: optional NULL-terminated
  * list of "key", "value" librdkafka properties. NULL on error (err filled). */
 kafka_producer *kafka_producer_new(const char *bootstrap, int idempotent,
@@ -55,6 +56,20 @@ int kafka_outq_len(kafka_producer *p);
 int kafka_producer_fatal(kafka_producer *p, char *err, size_t errlen);
 /* 0 when a broker answers a metadata request within timeout_ms, else -1. */
 int kafka_producer_ping(kafka_producer *p, int timeout_ms) ESM_WUR;
+/* What the cluster's metadata says about the topics names[0..n), into
+ * out[0..n) (struct kafka_topic_state, below): exists, partitions and
+ * replication; min_isr and retention_ms stay 0, they need the admin
+ * client's DescribeConfigs. *brokers receives the number of brokers the
+ * cluster reports. One small metadata request per topic, naming only it and
+ * never asking for its creation, all within timeout_ms; no admin API is
+ * needed, so it works on the embedded broker too (whose mock cluster,
+ * though, makes any topic a request names). A topic the cluster lacks is
+ * out[i].exists = 0. 0, or -1 with err when no answer came in time or the
+ * cluster would not describe a topic to this client. */
+struct kafka_topic_state;
+int kafka_producer_describe(kafka_producer *p, const char *const *names, size_t n,
+    struct kafka_topic_state *out, int *brokers, int timeout_ms, char *err,
+    size_t errlen) ESM_WUR;
 /* 1 when the cluster refused this producer in the last 30 s (wrong
  * credentials, or a topic it may not write) and nothing succeeded since;
  * the reason goes to buf. 0 otherwise. */
@@ -176,7 +191,7 @@ void kafka_admin_free(kafka_admin *a);
 /*
  * Embedded development broker: librdkafka's mock cluster, brokers speaking
  * the Kafka protocol on loopback ports with data in memory. Only
- * worker/broker uses this; it is not for production.
+ * worker/broker and the tests use this; it is not for production.
  */
 typedef struct kafka_mock kafka_mock;
 
@@ -187,6 +202,12 @@ const char *kafka_mock_bootstraps(const kafka_mock *k);
 /* Creates topic with partitions partitions, replication 1. 0 / -1 (err). */
 int kafka_mock_topic_create(kafka_mock *k, const char *topic, int partitions,
     char *err, size_t errlen) ESM_WUR;
+/* hidden=1: metadata requests answer that the cluster has no topic called
+ * topic; hidden=0 shows it again. For tests of how a client takes a missing
+ * topic: the mock cluster creates any topic a request names, so leaving one
+ * out is not enough. Create the topic first (kafka_mock_topic_create), or
+ * the mock makes it with its default partition count. */
+void kafka_mock_topic_hide(kafka_mock *k, const char *topic, int hidden);
 /* up=0 disconnects every broker and refuses connections; up=1 undoes it. 0 / -1. */
 int kafka_mock_set_up(kafka_mock *k, int up) ESM_WUR;
 /* Stops the cluster (its data is gone). Accepts NULL. */

@@ -15,8 +15,12 @@
 #include "metrics.h"
 #include "wmetrics.h"
 #include "svc.h"
+#include "topics.h"
 
 #define SVC_KAFKA_CHECK_US 2000000	/* cache of the broker check, per process */
+#define SVC_TOPICS_CHECK_S 30	/* ESM_TOPICS_CHECK_S: cache of the topic check */
+#define SVC_TOPICS_TIMEOUT_MS 1000	/* all of one topic check's requests */
+#define SVC_TOPICS_MAX 8	/* topics one service's /health covers */
 #define SVC_COMMON_ROUTES 5
 
 static volatile sig_atomic_t svc_stop;
@@ -33,6 +37,14 @@ static const char **g_methods, **g_patterns;
 static char g_metrics_path[96];
 static int64_t g_kafka_at;
 static int g_kafka_ok;
+/* The topic check: the topics it covers, the replication asked for (0:
+ * the default), how often it runs, and its last verdict and text. */
+static const struct topic_spec *g_topics[SVC_TOPICS_MAX];
+static size_t g_ntopics;
+static int g_want_rf, g_want_isr;
+static int64_t g_topics_every_us, g_topics_at;
+static char g_topics_verdict[16] = "ok";
+static char g_topics_why[512];
 
 db *
 svc_db(void)
@@ -90,13 +102,111 @@ kafka_check(char *why, size_t len)
 	return g_kafka_ok ? "ok" : "unavailable";
 }
 
+/* Adds the table's entry for name to the topics the topic check covers.
+ * 0, or -1 (logged) when the table has no such topic: a service names only
+ * declared topics. */
+static int
+topics_cover(const char *name)
+{
+	const struct topic_spec *t = topics_find(name);
+
+	if (t == NULL || g_ntopics == SVC_TOPICS_MAX) {
+		log_crit("topic %s: not in the table of topics (shared/topics.c) or one too many",
+		    name);
+		return -1;
+	}
+	g_topics[g_ntopics++] = t;
+	return 0;
+}
+
+/* What the topic check covers: the topics the service's outbox names (a
+ * relay writes them under its own principal, but they carry this
+ * service's events and the relay has no /health) and the log topics when
+ * this process ships its lines. Also reads the replication policy's
+ * settings, as esm-topics does. 0 / -1 (logged). */
+static int
+topics_setup(const struct svc_def *def, int shipping)
+{
+	size_t i;
+
+	g_want_rf = (int)cfg_int("ESM_KAFKA_REPLICATION", 0, 1, 32767);
+	g_want_isr = (int)cfg_int("ESM_KAFKA_MIN_ISR", 0, 1, 32767);
+	g_topics_every_us = cfg_int("ESM_TOPICS_CHECK_S", SVC_TOPICS_CHECK_S, 1, 3600) * 1000000;
+	for (i = 0; def->topics != NULL && def->topics[i] != NULL; i++)
+		if (topics_cover(def->topics[i]) == -1)
+			return -1;
+	if (shipping && (topics_cover(LOGSHIP_TOPIC) == -1 ||
+	    topics_cover(LOGSHIP_TOPIC_ERRORS) == -1))
+		return -1;
+	return 0;
+}
+
+/* Describes the covered topics and judges them by their layout: "ok",
+ * "missing" or "differs" with topics_layout_summary's text in why, or
+ * "unknown" with the reason when the cluster did not answer in time or
+ * would not describe a topic, or the policy's settings contradict. */
+static const char *
+topics_judge(char *why, size_t len)
+{
+	struct kafka_topic_state have[SVC_TOPICS_MAX];
+	const char *names[SVC_TOPICS_MAX];
+	struct topics_policy pol;
+	char err[256];
+	size_t i;
+	int brokers;
+
+	for (i = 0; i < g_ntopics; i++)
+		names[i] = g_topics[i]->name;
+	if (kafka_producer_describe(g_kafka, names, g_ntopics, have, &brokers,
+	    SVC_TOPICS_TIMEOUT_MS, why, len) == -1)
+		return "unknown";
+	if (topics_policy_resolve(g_want_rf, g_want_isr, brokers, &pol, err, sizeof(err)) == -1) {
+		snprintf(why, len, "ESM_KAFKA_REPLICATION, ESM_KAFKA_MIN_ISR: %s", err);
+		return "unknown";
+	}
+	return topics_verdict_name(topics_layout_summary(g_topics, g_ntopics, &pol, have, why,
+	    len));
+}
+
+/* The topic check, for /health: run at most every ESM_TOPICS_CHECK_S and
+ * only while a broker answers (kafka_ok); while none does it is "unknown"
+ * with no text (the kafka check says why). A new verdict or text is logged
+ * once, by the process that finds it, not at every /health. */
+static const char *
+topics_check(int kafka_ok, char *why, size_t len)
+{
+	char fresh[sizeof(g_topics_why)];
+	const char *v;
+
+	*why = '\0';
+	if (!kafka_ok || g_kafka == NULL)
+		return "unknown";
+	if (g_topics_at == 0 || util_mono_us() - g_topics_at >= g_topics_every_us) {
+		v = topics_judge(fresh, sizeof(fresh));
+		g_topics_at = util_mono_us();
+		if (strcmp(v, "ok") == 0 && strcmp(g_topics_verdict, "ok") != 0)
+			log_info("topic check: ok, the topics are as declared");
+		else if (strcmp(v, "ok") != 0 && (strcmp(v, g_topics_verdict) != 0 ||
+		    strcmp(fresh, g_topics_why) != 0))
+			log_warn("topic check: %s: %s", v, fresh);
+		snprintf(g_topics_verdict, sizeof(g_topics_verdict), "%s", v);
+		snprintf(g_topics_why, sizeof(g_topics_why), "%s", fresh);
+	}
+	snprintf(why, len, "%s", g_topics_why);
+	return g_topics_verdict;
+}
+
+/* /health and /readyz: unhealthy (503) when the database or every broker is
+ * away, the cluster refuses us, or a covered topic is missing (its writes
+ * fail). A topic that differs still takes writes: said, but healthy. */
 static int
 health_reply(struct http_req *r)
 {
-	char why[512];
+	char why[512], twhy[sizeof(g_topics_why)];
 	int dbok = db_ping(g_db) == DB_OK;
 	const char *kst = kafka_check(why, sizeof(why));
-	int ok = dbok && strcmp(kst, "ok") == 0;
+	const char *tst = topics_check(strcmp(kst, "ok") == 0, twhy, sizeof(twhy));
+	int ok = dbok && strcmp(kst, "ok") == 0 && strcmp(tst, "missing") != 0;
 	cJSON *root = cJSON_CreateObject(), *checks;
 	int rc;
 
@@ -106,7 +216,9 @@ health_reply(struct http_req *r)
 	    (checks = cJSON_AddObjectToObject(root, "checks")) == NULL ||
 	    cJSON_AddStringToObject(checks, "database", dbok ? "ok" : "unavailable") == NULL ||
 	    cJSON_AddStringToObject(checks, "kafka", kst) == NULL ||
-	    (*why != '\0' && cJSON_AddStringToObject(root, "kafkaError", why) == NULL)) {
+	    cJSON_AddStringToObject(checks, "topics", tst) == NULL ||
+	    (*why != '\0' && cJSON_AddStringToObject(root, "kafkaError", why) == NULL) ||
+	    (*twhy != '\0' && cJSON_AddStringToObject(root, "topicsError", twhy) == NULL)) {
 		cJSON_Delete(root);
 		return http_error(r, 500, NULL, NULL);
 	}
@@ -294,6 +406,8 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	    (g_kafka = g_kafka_own = kafka_producer_new(bootstrap, 0, 5000, NULL, NULL, NULL,
 	    err, sizeof(err))) == NULL)
 		log_error("kafka producer: %s", err);
+	if (topics_setup(def, g_ship != NULL) == -1)
+		goto out;
 	if (def->init != NULL && def->init() == -1)
 		goto out;
 	if (http_init() == -1 || http_req_open(&r, 0) == -1) {

@@ -24,6 +24,9 @@ struct svc_def {
 					   sent_at IS NULL", or -1 */
 	int worker_metrics_stmt;	/* index of WMETRICS_SELECT_SQL (the workers
 					   on this database), or -1 */
+	const char *const *topics;	/* the topics its outbox rows name (a relay
+					   writes them), NULL-terminated, each in
+					   topics.h's table; NULL: no outbox */
 	int private_key;		/* needs ESM_JWT_PRIVATE_KEY_FILE */
 	int (*init)(void);		/* after database and keys; -1 aborts start */
 };

@@ -6,6 +6,11 @@
  * ones fed from outside and the error logs 3, the dead-letter topic 1.
  * Retention: a week for events and error lines, three days for the bulk
  * of the logs, a month for dead letters, which someone has to look at.
+ *
+ * Two ways to compare: in full (topics_compare, for esm-topics, which has
+ * the admin client's description) and the layout only, partitions and
+ * replication (topics_compare_layout, for what a producer's metadata tells,
+ * which the services' /health uses).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -90,23 +95,19 @@ struct topics_field {
 	int warning;
 };
 
-enum topics_verdict
-topics_compare(const struct topic_spec *want, const struct topics_policy *pol,
-    const struct kafka_topic_state *have, char *why, size_t len)
+/* The verdict on the compared properties f[0..nf) of a topic that exists
+ * (or not), their differences in words into why. */
+static enum topics_verdict
+topics_compare_fields(const struct topics_field *f, size_t nf, int exists, char *why,
+    size_t len)
 {
-	const struct topics_field f[] = {
-		{ "partitions", have->partitions, want->partitions, 0 },
-		{ "replication", have->replication, pol->replication, 0 },
-		{ "min.insync.replicas", have->min_isr, pol->min_isr, 0 },
-		{ "retention.ms", have->retention_ms, want->retention_ms, 1 },
-	};
 	size_t i, used = 0;
 	int hard = 0, soft = 0, w;
 
 	*why = '\0';
-	if (!have->exists)
+	if (!exists)
 		return TOPICS_MISSING;
-	for (i = 0; i < ESM_NELEM(f); i++) {
+	for (i = 0; i < nf; i++) {
 		if (f[i].have == f[i].want)
 			continue;
 		if (f[i].warning)
@@ -122,6 +123,58 @@ topics_compare(const struct topic_spec *want, const struct topics_policy *pol,
 	if (hard > 0)
 		return TOPICS_DIFFERS;
 	return soft > 0 ? TOPICS_RETENTION : TOPICS_OK;
+}
+
+enum topics_verdict
+topics_compare(const struct topic_spec *want, const struct topics_policy *pol,
+    const struct kafka_topic_state *have, char *why, size_t len)
+{
+	const struct topics_field f[] = {
+		{ "partitions", have->partitions, want->partitions, 0 },
+		{ "replication", have->replication, pol->replication, 0 },
+		{ "min.insync.replicas", have->min_isr, pol->min_isr, 0 },
+		{ "retention.ms", have->retention_ms, want->retention_ms, 1 },
+	};
+
+	return topics_compare_fields(f, ESM_NELEM(f), have->exists, why, len);
+}
+
+enum topics_verdict
+topics_compare_layout(const struct topic_spec *want, const struct topics_policy *pol,
+    const struct kafka_topic_state *have, char *why, size_t len)
+{
+	const struct topics_field f[] = {
+		{ "partitions", have->partitions, want->partitions, 0 },
+		{ "replication", have->replication, pol->replication, 0 },
+	};
+
+	return topics_compare_fields(f, ESM_NELEM(f), have->exists, why, len);
+}
+
+enum topics_verdict
+topics_layout_summary(const struct topic_spec *const *want, size_t n,
+    const struct topics_policy *pol, const struct kafka_topic_state *have, char *why,
+    size_t len)
+{
+	enum topics_verdict v, worst = TOPICS_OK;
+	char diff[256], line[512];
+	size_t i, used = 0;
+	int w;
+
+	*why = '\0';
+	for (i = 0; i < n; i++) {
+		v = topics_compare_layout(want[i], pol, &have[i], diff, sizeof(diff));
+		if (v == TOPICS_OK)
+			continue;
+		if (v == TOPICS_MISSING || worst == TOPICS_OK)
+			worst = v;
+		if (used + 1 >= len)
+			continue;	/* full: the verdict still counts */
+		topics_line(want[i], &have[i], v, diff, line, sizeof(line));
+		w = snprintf(why + used, len - used, "%s%s", used > 0 ? "; " : "", line);
+		used = w < 0 ? used : (size_t)w >= len - used ? len - 1 : used + (size_t)w;
+	}
+	return worst;
 }
 
 const char *

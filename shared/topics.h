@@ -73,6 +73,22 @@ int topics_policy_resolve(int replication, int min_isr, int brokers,
 enum topics_verdict topics_compare(const struct topic_spec *want,
     const struct topics_policy *pol, const struct kafka_topic_state *have,
     char *why, size_t len);
+/* As topics_compare, on what the metadata alone tells (what
+ * kafka_producer_describe gives): partitions and replication only;
+ * min.insync.replicas and retention.ms need the admin client, and
+ * esm-topics checks them. TOPICS_OK, TOPICS_MISSING or TOPICS_DIFFERS. */
+enum topics_verdict topics_compare_layout(const struct topic_spec *want,
+    const struct topics_policy *pol, const struct kafka_topic_state *have,
+    char *why, size_t len);
+/* The verdict on the topics want[0..n) together, each compared with have[i]
+ * by topics_compare_layout: TOPICS_MISSING when any is missing, else
+ * TOPICS_DIFFERS when any differs, else TOPICS_OK (also when n is 0). why
+ * receives the topics_line of each topic that is not ok, in order and
+ * "; "-separated ("topic task-events: missing; topic application-logs:
+ * differs: partitions 3 instead of 6"), cut short at len, or "". */
+enum topics_verdict topics_layout_summary(const struct topic_spec *const *want, size_t n,
+    const struct topics_policy *pol, const struct kafka_topic_state *have,
+    char *why, size_t len);
 /* "ok", "retention", "missing", "differs". */
 const char *topics_verdict_name(enum topics_verdict v);
 /* Writes one line for people and scripts about the topic (no newline):

@@ -98,7 +98,7 @@ tasks_h_cancel(struct http_req *r)
 		goto fail;
 	}
 	snprintf(key, sizeof(key), "%s", db_get(res, 0, 3));
-	if ((rc = event_outbox_add(svc_db(), TS_OUTBOX, "task-events", key, ev, event_id,
+	if ((rc = event_outbox_add(svc_db(), TS_OUTBOX, TASKS_TOPIC, key, ev, event_id,
 	    r->rid)) != DB_OK || (rc = db_commit(svc_db())) != DB_OK) {
 		rc = svc_db_error(r, rc);
 		goto fail;

@@ -7,6 +7,7 @@
 int
 main(int argc, char **argv)
 {
+	static const char *const topics[] = { TASKS_TOPIC, NULL };
 	static const struct svc_def def = {
 		.name = "taskprocessing",
 		.short_name = "tasks",
@@ -15,6 +16,7 @@ main(int argc, char **argv)
 		.nstmts = TS_COUNT_,
 		.outbox_count_stmt = TS_OUTBOX_COUNT,
 		.worker_metrics_stmt = TS_WORKER_METRICS,
+		.topics = topics,
 		.private_key = 0,
 		.init = NULL,
 	};

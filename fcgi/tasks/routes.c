@@ -42,7 +42,7 @@ const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	    "WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters, "
 	    "request_id) VALUES ($1, $2, $3::bigint, $4, $5::jsonb, NULLIF($8, '')) RETURNING *), "
 	    "o AS (INSERT INTO outbox (event_id, topic, msg_key, payload, request_id) "
-	    "SELECT $6::uuid, 'task-events', $3::bigint::text, "
+	    "SELECT $6::uuid, '" TASKS_TOPIC "', $3::bigint::text, "
 	    "'{\"taskId\":' || t.id || ',' || substr($7, 2), NULLIF($8, '') FROM t) "
 	    "SELECT " TASKS_COLS " FROM t", 0 },
 	[TS_GET] = { "get", "SELECT " TASKS_COLS " FROM tasks WHERE id = $1::bigint AND " VISIBLE, 1 },

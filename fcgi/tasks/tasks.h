@@ -14,6 +14,9 @@
 #include "http.h"
 #include "route.h"
 
+/* The topic of the events this service writes into its outbox. */
+#define TASKS_TOPIC "task-events"
+
 #define TASKS_PARAMS_MAX 16384		/* serialized bytes of "parameters" */
 #define TASKS_PAGE_DEFAULT 50
 #define TASKS_PAGE_MAX 100

@@ -100,7 +100,7 @@ insert_user(struct http_req *r, const char *const p[6])
 		goto fail;
 	}
 	snprintf(key, sizeof(key), "%s", db_get(res, 0, 0));
-	if ((rc = event_outbox_add(svc_db(), US_OUTBOX, "user-registration-events", key, ev,
+	if ((rc = event_outbox_add(svc_db(), US_OUTBOX, USERS_TOPIC, key, ev,
 	    event_id, r->rid)) != DB_OK || (rc = db_commit(svc_db())) != DB_OK) {
 		status = svc_db_error(r, rc);
 		goto fail;

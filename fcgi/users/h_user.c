@@ -159,7 +159,7 @@ users_h_delete(struct http_req *r)
 		rc = http_error(r, 500, NULL, NULL);
 		goto fail;
 	}
-	if ((rc = event_outbox_add(svc_db(), US_OUTBOX, "user-registration-events", p[0], ev,
+	if ((rc = event_outbox_add(svc_db(), US_OUTBOX, USERS_TOPIC, p[0], ev,
 	    event_id, r->rid)) != DB_OK || (rc = db_commit(svc_db())) != DB_OK) {
 		rc = svc_db_error(r, rc);
 		goto fail;

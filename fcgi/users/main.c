@@ -7,6 +7,7 @@
 int
 main(int argc, char **argv)
 {
+	static const char *const topics[] = { USERS_TOPIC, NULL };
 	static const struct svc_def def = {
 		.name = "usermanagement",
 		.short_name = "users",
@@ -15,6 +16,7 @@ main(int argc, char **argv)
 		.nstmts = US_COUNT_,
 		.outbox_count_stmt = US_OUTBOX_COUNT,
 		.worker_metrics_stmt = US_WORKER_METRICS,
+		.topics = topics,
 		.private_key = 0,
 		.init = users_init,
 	};

@@ -12,6 +12,9 @@
 #include "ratelimit.h"
 #include "route.h"
 
+/* The topic of the events this service writes into its outbox. */
+#define USERS_TOPIC "user-registration-events"
+
 enum users_stmt {
 	US_RATE,
 	US_RATE_PURGE,

@@ -1,8 +1,10 @@
 /*
  * test_topics.c: the table of topics (shared/topics.c), the defaults of
  * replication and min.insync.replicas, and how a described topic compares
- * with its declaration. The cluster side (kafka_admin_*) is verified by
- * esm-topics against a real broker.
+ * with its declaration, in full (esm-topics) or by its layout alone (the
+ * services' /health). The cluster side is verified against brokers:
+ * kafka_admin_* by esm-topics at every stack start, kafka_producer_describe
+ * by the integration suite health_topics.
  */
 #include <string.h>
 #include <CUnit/CUnit.h>
@@ -181,6 +183,84 @@ test_compare_retention_warns(void)
 	    "min.insync.replicas 1); warning: retention.ms -1 instead of 259200000");
 }
 
+/* What a producer's metadata gives: no min ISR, no retention. */
+static struct kafka_topic_state
+layout_of(int partitions, int replication)
+{
+	struct kafka_topic_state s;
+
+	memset(&s, 0, sizeof(s));
+	s.exists = 1;
+	s.partitions = partitions;
+	s.replication = replication;
+	return s;
+}
+
+static void
+test_layout_compare(void)
+{
+	const struct topic_spec *t = topics_find("task-events");
+	const struct topics_policy pol = { 3, 2 };
+	struct kafka_topic_state s = layout_of(6, 3);
+	char why[200];
+
+	/* min.insync.replicas and retention.ms are not in the metadata. */
+	CU_ASSERT_EQUAL(topics_compare_layout(t, &pol, &s, why, sizeof(why)), TOPICS_OK);
+	CU_ASSERT_STRING_EQUAL(why, "");
+	s.min_isr = 1;
+	s.retention_ms = 1;
+	CU_ASSERT_EQUAL(topics_compare_layout(t, &pol, &s, why, sizeof(why)), TOPICS_OK);
+	s = layout_of(3, 1);
+	CU_ASSERT_EQUAL(topics_compare_layout(t, &pol, &s, why, sizeof(why)), TOPICS_DIFFERS);
+	CU_ASSERT_STRING_EQUAL(why, "partitions 3 instead of 6, replication 1 instead of 3");
+	s = layout_of(12, 3);
+	CU_ASSERT_EQUAL(topics_compare_layout(t, &pol, &s, why, sizeof(why)), TOPICS_DIFFERS);
+	CU_ASSERT_STRING_EQUAL(why, "partitions 12 instead of 6");
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL(topics_compare_layout(t, &pol, &s, why, sizeof(why)), TOPICS_MISSING);
+	CU_ASSERT_STRING_EQUAL(why, "");
+}
+
+static void
+test_layout_summary(void)
+{
+	const struct topic_spec *want[3];
+	const struct topics_policy pol = { 1, 1 };
+	struct kafka_topic_state have[3];
+	char why[300];
+
+	want[0] = topics_find("user-registration-events");
+	want[1] = topics_find("application-logs");
+	want[2] = topics_find("application-logs-errors");
+	have[0] = layout_of(6, 1);
+	have[1] = layout_of(6, 1);
+	have[2] = layout_of(3, 1);
+	/* Nothing to check, or all as declared. */
+	CU_ASSERT_EQUAL(topics_layout_summary(want, 0, &pol, have, why, sizeof(why)), TOPICS_OK);
+	CU_ASSERT_STRING_EQUAL(why, "");
+	CU_ASSERT_EQUAL(topics_layout_summary(want, 3, &pol, have, why, sizeof(why)), TOPICS_OK);
+	CU_ASSERT_STRING_EQUAL(why, "");
+	/* One differs: the others are not named. */
+	have[0] = layout_of(3, 1);
+	CU_ASSERT_EQUAL(topics_layout_summary(want, 3, &pol, have, why, sizeof(why)), TOPICS_DIFFERS);
+	CU_ASSERT_STRING_EQUAL(why, "topic user-registration-events: differs: partitions 3 instead of 6");
+	/* A missing one weighs more than one that differs, wherever it is. */
+	memset(&have[2], 0, sizeof(have[2]));
+	CU_ASSERT_EQUAL(topics_layout_summary(want, 3, &pol, have, why, sizeof(why)), TOPICS_MISSING);
+	CU_ASSERT_STRING_EQUAL(why, "topic user-registration-events: differs: partitions 3 instead of 6; "
+	    "topic application-logs-errors: missing");
+	have[0] = layout_of(6, 1);
+	have[1] = layout_of(6, 2);
+	CU_ASSERT_EQUAL(topics_layout_summary(want, 3, &pol, have, why, sizeof(why)), TOPICS_MISSING);
+	CU_ASSERT_STRING_EQUAL(why, "topic application-logs: differs: replication 2 instead of 1; "
+	    "topic application-logs-errors: missing");
+	/* A short buffer cuts the words, not the verdict. */
+	CU_ASSERT_EQUAL(topics_layout_summary(want, 3, &pol, have, why, 20), TOPICS_MISSING);
+	CU_ASSERT_EQUAL(strlen(why), 19);
+	CU_ASSERT_EQUAL(topics_layout_summary(want, 3, &pol, have, why, 1), TOPICS_MISSING);
+	CU_ASSERT_STRING_EQUAL(why, "");
+}
+
 static CU_TestInfo tests[] = {
 	{ "the table", test_table },
 	{ "replication and min ISR defaults", test_defaults },
@@ -188,6 +268,8 @@ static CU_TestInfo tests[] = {
 	{ "compare: ok, missing", test_compare_ok_and_missing },
 	{ "compare: partitions, replication, min ISR differ", test_compare_differs },
 	{ "compare: retention alone is a warning", test_compare_retention_warns },
+	{ "compare the layout only: partitions, replication", test_layout_compare },
+	{ "several topics: the worst verdict and each one not ok", test_layout_summary },
 	CU_TEST_INFO_NULL,
 };
 
