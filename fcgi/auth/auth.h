@@ -37,6 +37,7 @@ struct auth_cfg {
 	 * which failures are forgotten. A success forgets them at once. */
 	struct rate login_fail;
 	int access_ttl_s, refresh_ttl_s;
+	int refresh_max_s;		/* a login's refresh family ends this long after it began */
 	const char *users_url;		/* internal listener base URL */
 };
 extern struct auth_cfg auth_cfg;

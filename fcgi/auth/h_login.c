@@ -26,6 +26,7 @@ auth_init(void)
 	auth_cfg.login_fail = ratelimit_cfg("ESM_RATE_LOGIN_USER", "5/900");
 	auth_cfg.access_ttl_s = (int)cfg_int("ESM_ACCESS_TTL_S", 900, 60, 86400);
 	auth_cfg.refresh_ttl_s = (int)cfg_int("ESM_REFRESH_TTL_S", 30 * 86400, 300, 365 * 86400);
+	auth_cfg.refresh_max_s = (int)cfg_int("ESM_REFRESH_MAX_S", 90 * 86400, 300, 5 * 365 * 86400);
 	auth_cfg.users_url = cfg_str("ESM_INTERNAL_URL",
 	    cfg_str("ESM_USERS_INTERNAL_URL", "http://127.0.0.1:9090"));
 	return 0;
@@ -77,7 +78,8 @@ int
 auth_issue(struct http_req *r, struct token_claims *c, const char *family, cJSON **out)
 {
 	char refresh[TOKEN_REFRESH_LEN + 1], hash[65], uid[24], ttl[16];
-	const char *p[4];
+	const char *p[5];
+	char max[16];
 	cJSON *root = NULL;
 	char *jwt = NULL;
 	int rc;
@@ -95,7 +97,9 @@ auth_issue(struct http_req *r, struct token_claims *c, const char *family, cJSON
 	p[1] = family;
 	p[2] = uid;
 	p[3] = ttl;
-	if ((rc = db_exec(svc_db(), AS_INSERT, p, 4, NULL)) != DB_OK) {
+	snprintf(max, sizeof(max), "%d", auth_cfg.refresh_max_s);
+	p[4] = max;
+	if ((rc = db_exec(svc_db(), AS_INSERT, p, 5, NULL)) != DB_OK) {
 		rc = svc_db_error(r, rc);
 		goto out;
 	}

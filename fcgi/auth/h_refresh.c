@@ -62,9 +62,9 @@ int
 auth_h_refresh(struct http_req *r)
 {
 	const char *bad[JSON_BAD_MAX + 1] = { 0 };
-	const char *tok, *p[1];
+	const char *tok, *p[2];
 	struct token_claims c;
-	char hash[65], family[37], uid[24];
+	char hash[65], family[37], uid[24], max[16];
 	cJSON *pair = NULL;
 	db_res *res = NULL;
 	size_t nbad;
@@ -76,9 +76,11 @@ auth_h_refresh(struct http_req *r)
 	if (token_refresh_hash(tok, strlen(tok), hash) == -1)
 		return http_error(r, 401, "invalid refresh token", NULL);
 	p[0] = hash;
+	snprintf(max, sizeof(max), "%d", auth_cfg.refresh_max_s);
+	p[1] = max;
 	if ((rc = db_begin(svc_db())) != DB_OK)
 		return svc_db_error(r, rc);
-	if ((rc = db_exec(svc_db(), AS_ROTATE, p, 1, &res)) != DB_OK) {
+	if ((rc = db_exec(svc_db(), AS_ROTATE, p, 2, &res)) != DB_OK) {
 		db_rollback(svc_db());
 		return svc_db_error(r, rc);
 	}
@@ -116,7 +118,7 @@ int
 auth_h_logout(struct http_req *r)
 {
 	const char *bad[JSON_BAD_MAX + 1] = { 0 };
-	const char *tok, *p[1];
+	const char *tok, *p[2];
 	char hash[65];
 	size_t nbad;
 	int rc;

@@ -8,14 +8,20 @@
 const struct db_stmt auth_stmts[AS_COUNT_] = {
 	[AS_RATE] = { "rate", RATELIMIT_SQL, 0 },
 	[AS_RATE_PURGE] = { "rate_purge", RATELIMIT_PURGE_SQL, 0 },
+	/* A refresh token lives $4 s, but never past $5 s after its family's
+	 * login: rotation does not slide a session forever. */
 	[AS_INSERT] = { "insert",
 	    "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) "
-	    "VALUES ($1, $2::uuid, $3::bigint, now() + make_interval(secs => $4::int))", 0 },
-	/* Rotation: only a live token can be used, exactly once. */
+	    "VALUES ($1, $2::uuid, $3::bigint, LEAST(now() + make_interval(secs => $4::int), "
+	    "coalesce((SELECT min(created_at) FROM refresh_tokens WHERE family_id = $2::uuid), now()) "
+	    "+ make_interval(secs => $5::int)))", 0 },
+	/* Rotation: only a live token of a family within its lifetime can be
+	 * used, exactly once. */
 	[AS_ROTATE] = { "rotate",
 	    "UPDATE refresh_tokens SET revoked_at = now(), rotated = true "
-	    "WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now() "
-	    "RETURNING family_id, user_id", 0 },
+	    "WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now() AND "
+	    "(SELECT min(f.created_at) FROM refresh_tokens f WHERE f.family_id = refresh_tokens.family_id) "
+	    "> now() - make_interval(secs => $2::int) RETURNING family_id, user_id", 0 },
 	[AS_LOOKUP] = { "lookup",
 	    "SELECT family_id, rotated FROM refresh_tokens WHERE token_hash = $1", 1 },
 	[AS_REVOKE_FAMILY] = { "revoke_family",

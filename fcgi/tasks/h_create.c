@@ -77,6 +77,7 @@ tasks_h_create(struct http_req *r)
 	const char *bad[JSON_BAD_MAX + 1] = { 0 };
 	static const char *const pparams[] = { "parameters", NULL };
 	static const char *const uparams[] = { "userId", NULL };
+	static const char *const prparams[] = { "priority", NULL };
 	char uid[24], ref[TASKS_REF_LEN + 1], *params = NULL;
 	const char *p[5];
 	cJSON *task = NULL, *root = NULL, *pobj;
@@ -90,6 +91,10 @@ tasks_h_create(struct http_req *r)
 	if (json_int(r->json, "userId", &user) && user != r->auth.sub &&
 	    !token_has_role(&r->auth, "admin"))
 		return http_error(r, 403, "only administrators may create tasks for other users", uparams);
+	/* critical goes before everyone's work: an administrator's call. */
+	if (json_str(r->json, "priority") != NULL && strcmp(json_str(r->json, "priority"), "critical") == 0 &&
+	    !token_has_role(&r->auth, "admin"))
+		return http_error(r, 403, "only administrators may create critical tasks", prparams);
 	pobj = cJSON_GetObjectItemCaseSensitive(r->json, "parameters");
 	params = pobj ? cJSON_PrintUnformatted(pobj) : NULL;
 	if (pobj != NULL && params == NULL)

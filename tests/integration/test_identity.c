@@ -354,12 +354,49 @@ test_request_id_echo(void)
 	itest_resp_free(&r);
 }
 
+/* Rotation does not slide a session forever: a login's refresh tokens end
+ * ESM_REFRESH_MAX_S (90 days) after it, however often they were rotated;
+ * each new token expires by then, and past it the family refreshes no more. */
+static void
+test_refresh_absolute_lifetime(void)
+{
+	struct flow_user u;
+	struct itest_resp r;
+	char body[256], sql[256];
+	const cJSON *v;
+
+	CU_ASSERT_FATAL(flow_user(&u, "abs", 0) == 0);
+	/* The login was 89 days ago: a rotation works, its token expires at
+	 * the 90th day, not 30 days from now. */
+	snprintf(sql, sizeof(sql), "UPDATE refresh_tokens SET created_at = created_at - interval '89 days' "
+	    "WHERE user_id = %lld", (long long)u.id);
+	CU_ASSERT_FATAL(itest_sql_exec("auth", sql) == 0);
+	snprintf(body, sizeof(body), "{\"refreshToken\":\"%s\"}", u.refresh);
+	itest_json("POST", "gateway", AUTH_BASE "/refresh", body, NULL, &r);
+	CU_ASSERT_EQUAL_FATAL(r.status, 200);
+	v = cJSON_GetObjectItemCaseSensitive(r.json, "refreshToken");
+	CU_ASSERT_FATAL(cJSON_IsString(v));
+	snprintf(body, sizeof(body), "{\"refreshToken\":\"%s\"}", v->valuestring);
+	itest_resp_free(&r);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM refresh_tokens WHERE user_id = %lld AND revoked_at IS NULL "
+	    "AND expires_at BETWEEN now() + interval '23 hours' AND now() + interval '25 hours'", (long long)u.id);
+	CU_ASSERT_EQUAL(itest_sql_int("auth", sql), 1);
+	/* Two days later the family is over. */
+	snprintf(sql, sizeof(sql), "UPDATE refresh_tokens SET created_at = created_at - interval '2 days' "
+	    "WHERE user_id = %lld", (long long)u.id);
+	CU_ASSERT_FATAL(itest_sql_exec("auth", sql) == 0);
+	itest_json("POST", "gateway", AUTH_BASE "/refresh", body, NULL, &r);
+	CU_ASSERT(itest_is_problem(&r, 401, "UNAUTHORIZED"));
+	itest_resp_free(&r);
+}
+
 static CU_TestInfo tests[] = {
 	{ "registration like the original client", test_register_like_original },
 	{ "usernames and emails are unique in any case", test_case_insensitive_uniqueness },
 	{ "login, validate, profile", test_login_validate_profile },
 	{ "bad tokens get 401", test_bad_tokens },
 	{ "refresh rotation, reuse, logout", test_refresh_rotation_and_logout },
+	{ "refresh tokens end 90 days after the login", test_refresh_absolute_lifetime },
 	{ "delete user", test_delete_user },
 	{ "health, internal listener, metrics, jwks", test_health_and_internal },
 	{ "request id echo", test_request_id_echo },

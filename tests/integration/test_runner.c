@@ -204,7 +204,7 @@ test_lifecycle(void)
 	const cJSON *t, *res;
 	size_t i;
 
-	CU_ASSERT_FATAL(flow_user(&u, "trl", 0) == 0);
+	CU_ASSERT_FATAL(flow_user(&u, "trl", 1) == 0);	/* critical is for admins */
 	itest_unique(rid, sizeof(rid), "runner-life-");
 	for (i = 0; i < N; i++) {
 		snprintf(body, sizeof(body), "{\"taskType\":\"%s\",\"priority\":\"%s\","
@@ -299,7 +299,7 @@ test_claim_order(void)
 	size_t i, j;
 	static const int order[] = { 1, 3, 2, 0 };	/* indexes of prio, claim order */
 
-	CU_ASSERT_FATAL(flow_user(&u, "tro", 0) == 0);
+	CU_ASSERT_FATAL(flow_user(&u, "tro", 1) == 0);	/* critical is for admins */
 	for (i = 0; i < 4; i++)
 		for (j = 0; j < 3; j++) {
 			snprintf(body, sizeof(body), "{\"priority\":\"%s\"}", prio[i]);

@@ -99,14 +99,22 @@ test_create_fields(void)
 	CU_ASSERT_FATAL(flow_user(&u, "tcf", 0) == 0);
 	CU_ASSERT_FATAL(flow_user(&v, "tcg", 0) == 0);
 	CU_ASSERT_FATAL(flow_user(&admin, "tca", 1) == 0);
-	itest_json("POST", "gateway", TASKS, "{\"taskType\":\"report_generation\",\"priority\":\"critical\","
+	/* critical is an administrator's call: 403 for a user, nothing made. */
+	itest_json("POST", "gateway", TASKS, "{\"taskType\":\"report_generation\",\"priority\":\"critical\"}",
+	    u.access, &r);
+	CU_ASSERT(itest_is_problem(&r, 403, "FORBIDDEN"));
+	itest_resp_free(&r);
+	itest_json("POST", "gateway", TASKS, "{\"taskType\":\"report_generation\",\"priority\":\"high\","
 	    "\"parameters\":{\"format\":\"pdf\",\"pages\":[1,2,3],\"nested\":{\"a\":null}}}", u.access, &r);
 	CU_ASSERT_EQUAL_FATAL(r.status, 201);
 	t = jget(r.json, "task");
 	CU_ASSERT_STRING_EQUAL(jstr(t, "taskType"), "report_generation");
-	CU_ASSERT_STRING_EQUAL(jstr(t, "priority"), "critical");
+	CU_ASSERT_STRING_EQUAL(jstr(t, "priority"), "high");
 	CU_ASSERT_STRING_EQUAL(jstr(jget(t, "parameters"), "format"), "pdf");
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(jget(t, "parameters"), "pages")), 3);
+	itest_resp_free(&r);
+	itest_json("POST", "gateway", TASKS, "{\"priority\":\"critical\"}", admin.access, &r);
+	CU_ASSERT_EQUAL(r.status, 201);
 	itest_resp_free(&r);
 	/* Own id explicitly: fine. Another user's: admin only. */
 	snprintf(body, sizeof(body), "{\"userId\":%lld}", (long long)u.id);
