@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sodium.h>
 
 #include "json.h"
 #include "log.h"
@@ -268,6 +269,15 @@ route_dispatch(const struct dispatch *d, struct http_req *r)
 	}
 	if (rc == 404)
 		return http_error(r, 404, "no such resource", NULL);
+	/* The internal listener answers the services only: they send the
+	 * shared secret, compared in constant time. */
+	if (rc == 0 && r->route->auth == RA_INTERNAL && d->internal_secret != NULL) {
+		const char *got = http_param(r, "HTTP_X_INTERNAL_SECRET");
+		size_t n = strlen(d->internal_secret);
+
+		if (got == NULL || strlen(got) != n || sodium_memcmp(got, d->internal_secret, n) != 0)
+			return http_error(r, 401, "internal credential required", NULL);
+	}
 	if (rc == 405) {
 		if (http_header_add(r, "Allow", "%s", allow) == -1)
 			return http_error(r, 500, NULL, NULL);

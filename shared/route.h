@@ -38,6 +38,9 @@ struct dispatch {
 	const struct token_keys *keys;		/* for RA_BEARER routes */
 	const char *trusted_proxies;		/* comma-separated peer addresses, or NULL */
 	const char *internal_port;		/* SERVER_PORT of the internal listener, or NULL */
+	/* What an RA_INTERNAL route's caller must send in X-Internal-Secret
+	 * (ESM_INTERNAL_SECRET_FILE), or NULL: none asked. */
+	const char *internal_secret;
 };
 
 /* 1 when path matches pattern; parameters are copied into pbuf and pointed
