@@ -73,7 +73,9 @@ taskrunner taskrunner tasks esm_taskrunner"
 DATABASES="registrations auth tasks notifications logmonitor"
 
 : "${ESM_BIND:=127.0.0.1}"
-: "${ESM_INTERNAL_BIND:=$ESM_BIND}"
+# The internal listener (credential checks, revocations, /metrics) stays on
+# loopback unless told otherwise, whatever the public bind.
+: "${ESM_INTERNAL_BIND:=127.0.0.1}"
 : "${ESM_GATEWAY_PORT:=$((8080 + OFF))}"
 : "${ESM_INTERNAL_PORT:=$((9090 + OFF))}"
 : "${ESM_PG_PORT:=$PG_DEFAULT}"
@@ -748,6 +750,7 @@ write_env() {
 		[ -n "${ESM_MAIL_FROM:-}" ] || echo "export ESM_MAIL_FROM=notifications@eventstreammonitor.local"
 		echo "export ESM_OPERATOR_USER=$OPERATOR_USER"
 		echo "export ESM_OPERATOR_PASSWORD_FILE=$(sq "$VAR/secrets/operator.password")"
+		echo "export ESM_INTERNAL_SECRET_FILE=$(sq "$VAR/secrets/internal.secret")"
 	} >>"$tmp"
 	mv "$tmp" "$ENVF"
 }
@@ -936,6 +939,14 @@ operators_setup() {
 	mv "$VAR/secrets/operators.htpasswd.tmp" "$VAR/secrets/operators.htpasswd"
 }
 
+# The shared secret the services send their internal calls with
+# (X-Internal-Secret), generated once into secrets/internal.secret (0600).
+internal_secret_setup() {
+	local f=$VAR/secrets/internal.secret
+	[ -s "$f" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f")
+}
+export ESM_INTERNAL_SECRET_FILE=$VAR/secrets/internal.secret
+
 # ---- commands ------------------------------------------------------------------
 
 start() {
@@ -943,6 +954,7 @@ start() {
 	mkdir -p "$VAR/keys" "$VAR/secrets"
 	chmod 0700 "$VAR/keys" "$VAR/secrets"
 	operators_setup
+	internal_secret_setup
 	chmod 0755 "$VAR" "$SOCK"
 	pg_start
 	if [ -x "$BIN/esm-auth" ]; then

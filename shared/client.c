@@ -3,15 +3,21 @@
  * cannot make us buffer without bound.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 
+#include "cfg.h"
 #include "client.h"
 #include "log.h"
 
 #define CLIENT_RESP_MAX (256 * 1024)
 
 static CURL *client_h;
+/* "X-Internal-Secret: ..." when ESM_INTERNAL_SECRET(_FILE) is set: every
+ * call goes to another service's internal listener, which asks for it. */
+static char *client_secret_hdr;
+static int client_secret_read;
 
 static size_t
 client_write(char *p, size_t sz, size_t n, void *arg)
@@ -46,6 +52,19 @@ client_call(const char *method, const char *url, const char *json_body,
 	if ((t = curl_slist_append(hdrs, rid)) == NULL)
 		goto out;
 	hdrs = t;
+	if (!client_secret_read) {
+		char *s = cfg_secret("ESM_INTERNAL_SECRET");
+
+		client_secret_read = 1;
+		if (s != NULL && (client_secret_hdr = malloc(strlen(s) + 20)) != NULL)
+			sprintf(client_secret_hdr, "X-Internal-Secret: %s", s);
+		free(s);
+	}
+	if (client_secret_hdr != NULL) {
+		if ((t = curl_slist_append(hdrs, client_secret_hdr)) == NULL)
+			goto out;
+		hdrs = t;
+	}
 	curl_easy_setopt(client_h, CURLOPT_URL, url);
 	curl_easy_setopt(client_h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(client_h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);

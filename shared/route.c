@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sodium.h>
 
 #include "json.h"
 #include "log.h"
@@ -261,13 +262,23 @@ route_dispatch(const struct dispatch *d, struct http_req *r)
 		return http_error(r, 500, "out of memory", NULL);
 	rc = route_lookup(d->routes, d->nroutes, r->method, r->path, r->pbuf, sizeof(r->pbuf),
 	    r->pv, &r->route, allow, sizeof(allow));
-	if (rc == 0 && r->route->auth == RA_INTERNAL && d->internal_port != NULL) {
+	if (rc == 0 && (r->route->auth == RA_INTERNAL || r->route->auth == RA_SERVICE) &&
+	    d->internal_port != NULL) {
 		const char *port = http_param(r, "SERVER_PORT");
 		if (port == NULL || strcmp(port, d->internal_port) != 0)
 			rc = 404;
 	}
 	if (rc == 404)
 		return http_error(r, 404, "no such resource", NULL);
+	/* The internal listener answers the services only: they send the
+	 * shared secret, compared in constant time. */
+	if (rc == 0 && r->route->auth == RA_SERVICE && d->internal_secret != NULL) {
+		const char *got = http_param(r, "HTTP_X_INTERNAL_SECRET");
+		size_t n = strlen(d->internal_secret);
+
+		if (got == NULL || strlen(got) != n || sodium_memcmp(got, d->internal_secret, n) != 0)
+			return http_error(r, 401, "internal credential required", NULL);
+	}
 	if (rc == 405) {
 		if (http_header_add(r, "Allow", "%s", allow) == -1)
 			return http_error(r, 500, NULL, NULL);

@@ -13,8 +13,10 @@
 
 enum route_body { RB_NONE, RB_JSON };
 /* RA_INTERNAL: only through the internal listener (its port is
- * ESM_INTERNAL_PORT); elsewhere the route does not exist (404). */
-enum route_auth { RA_NONE, RA_BEARER, RA_INTERNAL };
+ * ESM_INTERNAL_PORT); elsewhere the route does not exist (404). RA_SERVICE:
+ * the same, and only for the services, which send the internal secret
+ * (struct dispatch's internal_secret; 401 without it). */
+enum route_auth { RA_NONE, RA_BEARER, RA_INTERNAL, RA_SERVICE };
 
 /* A handler replies itself (http_reply_json, http_error...) and returns the
  * status; if it returns without replying, the dispatcher sends the contract
@@ -38,6 +40,9 @@ struct dispatch {
 	const struct token_keys *keys;		/* for RA_BEARER routes */
 	const char *trusted_proxies;		/* comma-separated peer addresses, or NULL */
 	const char *internal_port;		/* SERVER_PORT of the internal listener, or NULL */
+	/* What an RA_SERVICE route's caller must send in X-Internal-Secret
+	 * (ESM_INTERNAL_SECRET_FILE), or NULL: none asked. */
+	const char *internal_secret;
 };
 
 /* 1 when path matches pattern; parameters are copied into pbuf and pointed

@@ -420,6 +420,7 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	d.keys = &g_keys;
 	d.trusted_proxies = cfg_str("ESM_TRUSTED_PROXIES", NULL);
 	d.internal_port = cfg_str("ESM_INTERNAL_PORT", NULL);
+	d.internal_secret = cfg_secret("ESM_INTERNAL_SECRET");
 	log_info("%s ready", def->name);
 	while (!svc_stop && http_accept(&r) == 0) {
 		route_dispatch(&d, &r);

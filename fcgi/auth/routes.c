@@ -72,6 +72,6 @@ const struct route auth_routes[] = {
 	{ "POST", "/api/v1/eventstreammonitor/auth/logout", auth_h_logout, RB_JSON, RA_NONE },
 	{ "GET", "/api/v1/eventstreammonitor/auth/validate", auth_h_validate, RB_NONE, RA_BEARER },
 	{ "GET", "/.well-known/jwks.json", auth_h_jwks, RB_NONE, RA_NONE },
-	{ "POST", "/internal/v1/auth/revoke-user", auth_h_revoke_user, RB_JSON, RA_INTERNAL },
+	{ "POST", "/internal/v1/auth/revoke-user", auth_h_revoke_user, RB_JSON, RA_SERVICE },
 };
 const size_t auth_nroutes = sizeof(auth_routes) / sizeof(auth_routes[0]);

@@ -52,7 +52,7 @@ const struct route users_routes[] = {
 	{ "POST", "/api/v1/eventstreammonitor/users/register", users_h_register, RB_JSON, RA_NONE },
 	{ "GET", "/api/v1/eventstreammonitor/users/{id}", users_h_get, RB_NONE, RA_BEARER },
 	{ "DELETE", "/api/v1/eventstreammonitor/users/{id}", users_h_delete, RB_NONE, RA_BEARER },
-	{ "POST", "/internal/v1/users/validate", users_h_validate, RB_JSON, RA_INTERNAL },
-	{ "GET", "/internal/v1/users/{id}", users_h_internal_get, RB_NONE, RA_INTERNAL },
+	{ "POST", "/internal/v1/users/validate", users_h_validate, RB_JSON, RA_SERVICE },
+	{ "GET", "/internal/v1/users/{id}", users_h_internal_get, RB_NONE, RA_SERVICE },
 };
 const size_t users_nroutes = sizeof(users_routes) / sizeof(users_routes[0]);

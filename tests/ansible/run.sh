@@ -468,6 +468,7 @@ all:
     app_taskrunner_settings: {WORK_PCT: 10}
     app_operator_users:
       - {name: ops, password: "${PW_PREFIX}op"}
+    app_internal_secret: "${PW_PREFIX}internal-secret-9"
     esm_db_passwords:
       esm_users: "${PW_PREFIX}u1"
       esm_auth: "${PW_PREFIX}a2"
@@ -640,7 +641,10 @@ if [ "$APPLY_PLAYBOOK" = site.yml ]; then
     # the service knows it by ESM_INTERNAL_PORT); the gateway does not.
     check_internal() {
         local out code
-        out=$(in_ct curl -s -m 10 -H 'Content-Type: application/json' -w '\n%{http_code}' \
+        code=$(in_ct curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+            -d '{"username":"nobody_here","password":"not-a-password"}' http://127.0.0.1:9090/internal/v1/users/validate)
+        [ "$code" = 401 ] || { say "    :9090 validate without the internal secret -> $code (want 401)"; return 1; }
+        out=$(in_ct curl -s -m 10 -H 'Content-Type: application/json' -H "X-Internal-Secret: ${PW_PREFIX}internal-secret-9" -w '\n%{http_code}' \
             -d '{"username":"nobody_here","password":"not-a-password"}' http://127.0.0.1:9090/internal/v1/users/validate)
         code=$(tail -n 1 <<<"$out")
         { [ "$code" = 200 ] && grep -Eq '"isValid": *false' <<<"$out"; } || { say "    :9090 validate -> $(tr '\n' ' ' <<<"$out")"; return 1; }
@@ -650,7 +654,7 @@ if [ "$APPLY_PLAYBOOK" = site.yml ]; then
         code=$(in_ct curl -s -m 10 -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/metrics/users)
         [ "$code" = 200 ] || { say "    :9090/metrics/users -> $code"; return 1; }
     }
-    check "lighttpd internal :9090 routes /internal/v1/users/ and /metrics/users; the gateway refuses /internal" check_internal
+    check "lighttpd internal :9090 routes /internal/v1/users/ (with the internal secret only) and /metrics/users; the gateway refuses /internal" check_internal
     # lighttpd's own errors in the contract's shape, and the operators' dashboard.
     check_lighttpd_pages() {
         local out

@@ -4,6 +4,7 @@
  * validate, profile, refresh rotation and reuse, logout, deletion.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flows.h"
@@ -311,11 +312,33 @@ test_health_and_internal(void)
 	    "{\"username\":\"x\",\"password\":\"y\"}", NULL, &r);
 	itest_is_problem(&r, 404, "NOT_FOUND");
 	itest_resp_free(&r);
-	itest_json("POST", "internal", "/internal/v1/users/validate",
-	    "{\"username\":\"nobody_at_all\",\"password\":\"whatever1\"}", NULL, &r);
-	CU_ASSERT_EQUAL(r.status, 200);
-	CU_ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r.json, "isValid")));
-	itest_resp_free(&r);
+	/* The internal listener answers the services only: without the
+	 * shared secret, or with a wrong one, 401; with it, the answer. */
+	{
+		static const char body[] = "{\"username\":\"nobody_at_all\",\"password\":\"whatever1\"}";
+		char secret[128] = "", hdr[160];
+		const char *hdrs[2] = { hdr, NULL };
+		FILE *f = fopen(getenv("ESM_INTERNAL_SECRET_FILE") ? getenv("ESM_INTERNAL_SECRET_FILE") : "", "r");
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		CU_ASSERT_FATAL(fgets(secret, sizeof(secret), f) != NULL);
+		fclose(f);
+		secret[strcspn(secret, "\n")] = '\0';
+		itest_json("POST", "internal", "/internal/v1/users/validate", body, NULL, &r);
+		CU_ASSERT(itest_is_problem(&r, 401, "UNAUTHORIZED"));
+		itest_resp_free(&r);
+		snprintf(hdr, sizeof(hdr), "X-Internal-Secret: %.*sx", (int)strlen(secret) - 1, secret);
+		itest_http("POST", "internal", "/internal/v1/users/validate", "application/json", body,
+		    strlen(body), NULL, hdrs, &r);
+		CU_ASSERT(itest_is_problem(&r, 401, "UNAUTHORIZED"));
+		itest_resp_free(&r);
+		snprintf(hdr, sizeof(hdr), "X-Internal-Secret: %s", secret);
+		itest_http("POST", "internal", "/internal/v1/users/validate", "application/json", body,
+		    strlen(body), NULL, hdrs, &r);
+		CU_ASSERT_EQUAL(r.status, 200);
+		CU_ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r.json, "isValid")));
+		itest_resp_free(&r);
+	}
 	itest_json("GET", "users", "/metrics", NULL, NULL, &r);
 	itest_is_problem(&r, 404, "NOT_FOUND");
 	itest_resp_free(&r);
