@@ -236,7 +236,7 @@ async function main() {
     const cell = await evaluate('(() => { const td = document.querySelector("#errors-body td.time"); return td && { text: td.textContent, utc: td.title }; })()');
     assert(cell && cell.utc.endsWith('Z'), 'no time cell with UTC title');
     const want = new Date(cell.utc).toLocaleString('en-US', { timeZone: TZ, year: 'numeric', month: '2-digit',
-      day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+      day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
     assert(cell.text === want, 'shown ' + cell.text + ', want ' + want + ' (' + cell.utc + ' in ' + TZ + ')');
   });
 

@@ -157,6 +157,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.keys = &keys;
 	d.trusted_proxies = "127.0.0.1";
 	d.internal_port = "9090";
+	d.internal_secret = NULL;
 	if (http_req_open(&r, 0) == 0 && http_accept(&r) == 0) {
 		route_dispatch(&d, &r);
 		verify_reply();
