@@ -136,6 +136,13 @@ stop_pids() {
 			warn "$3 did not stop in 10 s, killing $pids"
 			# shellcheck disable=SC2086
 			kill -KILL $pids 2>/dev/null || true
+			# Gone before its pid file: a start right after must not
+			# meet it still holding its ports or data.
+			for _ in $(seq 100); do
+				pids=$(for p in $pids; do kill -0 "$p" 2>/dev/null && echo "$p"; done; true)
+				[ -z "$pids" ] && break
+				sleep 0.05
+			done
 		fi
 	fi
 	rm -f "$1"
@@ -621,13 +628,18 @@ apache_node_start() {
 	echo $! >"$VAR/kafka-$i.pid"
 }
 
-# apache_wait I: until node I accepts connections (60 s).
+# apache_wait I: until node I accepts connections (60 s). The process is
+# ours and just started: kill -0 tells whether it lives (its command line
+# reads empty while it execs from launcher to launcher to java, which made
+# a starting node look gone).
 apache_wait() {
-	local i=$1 port
+	local i=$1 port pid
 	port=$(apache_port "$i")
+	pid=$(cat "$VAR/kafka-$i.pid" 2>/dev/null)
 	for _ in $(seq 600); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		[ -n "$(apache_pid "$i")" ] || { tail -n 20 "$LOG/kafka-$i.log" >&2; die "Kafka node $i exited"; }
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null ||
+			{ tail -n 20 "$LOG/kafka-$i.log" >&2; die "Kafka node $i exited"; }
 		sleep 0.1
 	done
 	die "Kafka node $i did not listen on 127.0.0.1:$port in 60 s, see $LOG/kafka-$i.log"

@@ -823,7 +823,8 @@ leader_node(const char *topic)
 static int
 stack_node(const char *what, int node)
 {
-	return itest_sh("'%s/scripts/stack.sh' %s '%s' %d >/dev/null 2>&1", getenv("ESM_ROOT"), what,
+	/* Its words go to the suite's log: a failed start says why there. */
+	return itest_sh("'%s/scripts/stack.sh' %s '%s' %d >&2", getenv("ESM_ROOT"), what,
 	    inst(), node);
 }
 
