@@ -356,7 +356,8 @@ int
 svc_main(const struct svc_def *def, int argc, char **argv)
 {
 	struct http_req r;
-	struct dispatch d;
+	struct dispatch d = { 0 };
+	char *isecret = NULL;	/* d.internal_secret's storage */
 	const char *pk, *sk, *bootstrap;
 	char err[256];
 	int code = 1;
@@ -420,7 +421,7 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	d.keys = &g_keys;
 	d.trusted_proxies = cfg_str("ESM_TRUSTED_PROXIES", NULL);
 	d.internal_port = cfg_str("ESM_INTERNAL_PORT", NULL);
-	d.internal_secret = cfg_secret("ESM_INTERNAL_SECRET");
+	d.internal_secret = isecret = cfg_secret("ESM_INTERNAL_SECRET");
 	log_info("%s ready", def->name);
 	while (!svc_stop && http_accept(&r) == 0) {
 		route_dispatch(&d, &r);
@@ -444,5 +445,6 @@ out:
 	free(g_routes);
 	free(g_methods);
 	free(g_patterns);
+	free(isecret);
 	return code;
 }

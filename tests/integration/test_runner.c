@@ -192,7 +192,7 @@ test_lifecycle(void)
 {
 	static const struct { const char *type, *priority; int ms; } kinds[] = {
 		{ "data_processing", "low", 2000 }, { "file_upload", "medium", 1500 },
-		{ "report_generation", "high", 4000 }, { "data_export", "critical", 3000 },
+		{ "report_generation", "high", 4000 }, { "data_export", "high", 3000 },
 		{ "image_processing", "medium", 2500 },
 	};
 	enum { N = sizeof(kinds) / sizeof(kinds[0]) };
@@ -204,7 +204,7 @@ test_lifecycle(void)
 	const cJSON *t, *res;
 	size_t i;
 
-	CU_ASSERT_FATAL(flow_user(&u, "trl", 1) == 0);	/* critical is for admins */
+	CU_ASSERT_FATAL(flow_user(&u, "trl", 0) == 0);
 	itest_unique(rid, sizeof(rid), "runner-life-");
 	for (i = 0; i < N; i++) {
 		snprintf(body, sizeof(body), "{\"taskType\":\"%s\",\"priority\":\"%s\","
