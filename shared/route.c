@@ -13,6 +13,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "revoke.h"
 #include "route.h"
 #include "util.h"
 #include "valid.h"
@@ -236,14 +237,18 @@ check_bearer(const struct dispatch *d, struct http_req *r)
 {
 	const char *h = http_param(r, "HTTP_AUTHORIZATION");
 	enum token_result tr;
+	int64_t now;
 
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0')
 		return http_error(r, 401, "missing bearer token", NULL);
 	if (d->keys == NULL)
 		return http_error(r, 500, "token verification is not configured", NULL);
-	tr = token_verify_cached(d->keys, h + 7, strlen(h + 7), util_now_us() / 1000000, 30, &r->auth);
+	now = util_now_us() / 1000000;
+	tr = token_verify_cached(d->keys, h + 7, strlen(h + 7), now, 30, &r->auth);
 	if (tr != TOKEN_OK)
 		return http_error(r, 401, tr == TOKEN_EXPIRED ? "token expired" : "invalid token", NULL);
+	if (revoke_check(r->auth.sid, now))
+		return http_error(r, 401, "token revoked", NULL);
 	r->authed = 1;
 	return 0;
 }

@@ -22,6 +22,7 @@
 #define SVC_TOPICS_TIMEOUT_MS 1000	/* all of one topic check's requests */
 #define SVC_TOPICS_MAX 8	/* topics one service's /health covers */
 #define SVC_COMMON_ROUTES 5
+#define SVC_REVOKE_TIMEOUT_MS 500	/* one fetch of revoked sessions */
 
 static volatile sig_atomic_t svc_stop;
 static const struct svc_def *g_def;
@@ -45,6 +46,7 @@ static int g_want_rf, g_want_isr;
 static int64_t g_topics_every_us, g_topics_at;
 static char g_topics_verdict[16] = "ok";
 static char g_topics_why[512];
+static const char *g_internal_url;	/* the token service's revocations */
 
 db *
 svc_db(void)
@@ -194,6 +196,42 @@ topics_check(int kafka_ok, char *why, size_t len)
 	}
 	snprintf(why, len, "%s", g_topics_why);
 	return g_topics_verdict;
+}
+
+/* The revoked sessions from the token service's internal listener. */
+static int
+revocations_http(int64_t since_us, int64_t *upto_us, int *more)
+{
+	char url[640];
+	buf_t resp = { 0 };
+	long status = 0;
+	int rc = -1;
+
+	snprintf(url, sizeof(url), "%s/internal/v1/auth/revocations?since=%lld", g_internal_url,
+	    (long long)since_us);
+	if (client_call("GET", url, NULL, NULL, SVC_REVOKE_TIMEOUT_MS, &status, &resp) == 0 &&
+	    status == 200)
+		rc = revoke_parse(resp.p, resp.len, upto_us, more);
+	buf_free(&resp);
+	return rc;
+}
+
+/* A service that checks bearer tokens keeps the list of revoked sessions
+ * (revoke.h), refreshed every ESM_REVOCATION_REFRESH_MS. */
+static void
+revocations_setup(const struct svc_def *def)
+{
+	size_t i;
+
+	for (i = 0; i < def->nroutes; i++)
+		if (def->routes[i].auth == RA_BEARER)
+			break;
+	if (i == def->nroutes)
+		return;
+	g_internal_url = cfg_str("ESM_INTERNAL_URL",
+	    cfg_str("ESM_USERS_INTERNAL_URL", "http://127.0.0.1:9090"));
+	revoke_setup(def->revocations != NULL ? def->revocations : revocations_http,
+	    (int)cfg_int("ESM_REVOCATION_REFRESH_MS", 1000, 100, 60000));
 }
 
 /* /health and /readyz: unhealthy (503) when the database or every broker is
@@ -411,6 +449,7 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 		goto out;
 	if (def->init != NULL && def->init() == -1)
 		goto out;
+	revocations_setup(def);
 	if (http_init() == -1 || http_req_open(&r, 0) == -1) {
 		log_crit("cannot start FastCGI on fd 0 (run under spawn-fcgi)");
 		goto out;
@@ -432,6 +471,7 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 		/* After the reply: delivery reports and client events, no waiting. */
 		logship_poll(g_ship);
 		kafka_poll(g_kafka_own, 0);
+		revoke_tick();
 	}
 	log_info("%s stopping", def->name);
 	http_req_close(&r);
@@ -446,5 +486,6 @@ out:
 	free(g_methods);
 	free(g_patterns);
 	free(isecret);
+	revoke_reset();
 	return code;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include "db.h"
 #include "http.h"
+#include "revoke.h"
 #include "route.h"
 #include "token.h"
 
@@ -29,6 +30,9 @@ struct svc_def {
 					   topics.h's table; NULL: no outbox */
 	int private_key;		/* needs ESM_JWT_PRIVATE_KEY_FILE */
 	int (*init)(void);		/* after database and keys; -1 aborts start */
+	/* Where the revoked sessions come from when the service has bearer
+	 * routes; NULL: the token service's internal listener. */
+	revoke_source revocations;
 };
 
 /* Runs the service; returns the process exit code. "--keygen DIR" creates

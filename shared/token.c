@@ -20,6 +20,7 @@
 #define B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
 #define TOKEN_MAX_LEN 4096		/* far above what token_sign makes */
 #define JTI_MAX (sizeof(((struct token_claims *)0)->jti) - 1)
+#define SID_MAX (sizeof(((struct token_claims *)0)->sid) - 1)
 #define KEYFILE_MAX 256			/* a key file is one base64url line */
 #define TIME_MAX 9007199254740992.0	/* 2^53: integral doubles stay exact */
 
@@ -75,7 +76,8 @@ claims_ok(const struct token_claims *c)
 
 	if (c->sub <= 0 || c->nroles < 0 || c->nroles > TOKEN_ROLES_MAX ||
 	    !str_ok(c->username, TOKEN_USERNAME_MAX) || !str_ok(c->jti, JTI_MAX) ||
-	    c->iat < 0 || c->exp < 0 || c->iat > (int64_t)TIME_MAX || c->exp > (int64_t)TIME_MAX)
+	    !str_ok(c->sid, SID_MAX) || c->iat < 0 || c->exp < 0 ||
+	    c->iat > (int64_t)TIME_MAX || c->exp > (int64_t)TIME_MAX)
 		return 0;
 	for (i = 0; i < c->nroles; i++)
 		if (!str_ok(c->roles[i], TOKEN_ROLE_LEN))
@@ -123,6 +125,7 @@ token_sign(const struct token_keys *k, const struct token_claims *c)
 		}
 	}
 	if (cJSON_AddStringToObject(pl, "jti", c->jti) == NULL ||
+	    cJSON_AddStringToObject(pl, "sid", c->sid) == NULL ||
 	    cJSON_AddNumberToObject(pl, "iat", (double)c->iat) == NULL ||
 	    cJSON_AddNumberToObject(pl, "exp", (double)c->exp) == NULL)
 		goto out;
@@ -229,7 +232,7 @@ claims_parse(const cJSON *p, struct token_claims *c)
 	    util_parse_i64(sub, 1, INT64_MAX, &c->sub) != 0)
 		return -1;
 	if (get_str(p, "username", c->username, TOKEN_USERNAME_MAX) != 0 ||
-	    get_str(p, "jti", c->jti, JTI_MAX) != 0 ||
+	    get_str(p, "jti", c->jti, JTI_MAX) != 0 || get_str(p, "sid", c->sid, SID_MAX) != 0 ||
 	    get_time(p, "iat", &c->iat) != 0 || get_time(p, "exp", &c->exp) != 0)
 		return -1;
 	/* nbf is optional (we never set it), but honoured when present. */

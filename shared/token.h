@@ -28,6 +28,7 @@ struct token_claims {
 	char roles[TOKEN_ROLES_MAX][TOKEN_ROLE_LEN + 1];
 	int nroles;
 	char jti[37];
+	char sid[37];			/* session: the refresh token family the token came from */
 	int64_t iat, exp;		/* seconds since the epoch */
 	int64_t nbf;			/* not before (seconds), 0: none; read, never signed */
 };
@@ -47,7 +48,7 @@ int token_keygen(const char *dir) ESM_WUR;
  * (which must not be group/world readable). 0 / -1. */
 int token_keys_load(struct token_keys *k, const char *pk_path, const char *sk_path) ESM_WUR;
 
-/* Signs claims (sub, username, roles, iat, exp, jti as given) into a
+/* Signs claims (sub, username, roles, iat, exp, jti, sid as given) into a
  * malloc'd JWT string; NULL when k has no secret key, on ENOMEM, or when the
  * claims are ones token_verify would refuse (sub <= 0, empty or unterminated
  * strings, nroles out of range). */

@@ -13,6 +13,8 @@
 #define ESM_WUR __attribute__((warn_unused_result))
 #define ESM_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define ESM_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define ESM_STR_(x) #x
+#define ESM_STR(x) ESM_STR_(x)	/* a macro's value as a string literal */
 
 /* Growable, always NUL-terminated byte buffer. Zero-initialise before use. */
 typedef struct buf {

@@ -20,6 +20,8 @@ enum auth_stmt {
 	AS_REVOKE_FAMILY,
 	AS_REVOKE,
 	AS_REVOKE_USER,
+	AS_REVOKE_PURGE,
+	AS_REVOKED_SINCE,
 	AS_FAIL_WAIT,
 	AS_FAIL_NOTE,
 	AS_FAIL_CLEAR,
@@ -39,6 +41,7 @@ struct auth_cfg {
 	int access_ttl_s, refresh_ttl_s;
 	int refresh_max_s;		/* a login's refresh family ends this long after it began */
 	const char *users_url;		/* internal listener base URL */
+	int revoke_keep_s;		/* a revoked session is listed this long */
 };
 extern struct auth_cfg auth_cfg;
 int auth_init(void);
@@ -49,6 +52,17 @@ int auth_h_logout(struct http_req *r);
 int auth_h_validate(struct http_req *r);
 int auth_h_jwks(struct http_req *r);
 int auth_h_revoke_user(struct http_req *r);
+int auth_h_revocations(struct http_req *r);
+
+/* Revoked sessions per page of GET /internal/v1/auth/revocations. */
+#define AUTH_REVOKED_PAGE 1000
+/* Revokes the session family, or when family is NULL every session of
+ * user_id that may still have a valid access token. A db_status (failures
+ * are logged, not answered). */
+int auth_revoke(const char *family, int64_t user_id);
+/* The token service's own source of revoked sessions (revoke.h): its
+ * database. */
+int auth_revocations_source(int64_t since_us, int64_t *upto_us, int *more);
 
 /* Field tables of the JSON routes (also used by the fuzzers). */
 extern const struct json_field auth_login_fields[], auth_refresh_fields[], auth_revoke_fields[];

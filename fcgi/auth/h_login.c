@@ -27,6 +27,8 @@ auth_init(void)
 	auth_cfg.access_ttl_s = (int)cfg_int("ESM_ACCESS_TTL_S", 900, 60, 86400);
 	auth_cfg.refresh_ttl_s = (int)cfg_int("ESM_REFRESH_TTL_S", 30 * 86400, 300, 365 * 86400);
 	auth_cfg.refresh_max_s = (int)cfg_int("ESM_REFRESH_MAX_S", 90 * 86400, 300, 5 * 365 * 86400);
+	/* An access token is accepted up to 30 s (the leeway) past its exp. */
+	auth_cfg.revoke_keep_s = auth_cfg.access_ttl_s + 90;
 	auth_cfg.users_url = cfg_str("ESM_INTERNAL_URL",
 	    cfg_str("ESM_USERS_INTERNAL_URL", "http://127.0.0.1:9090"));
 	return 0;
@@ -85,6 +87,7 @@ auth_issue(struct http_req *r, struct token_claims *c, const char *family, cJSON
 	int rc;
 
 	util_uuid4(c->jti);
+	snprintf(c->sid, sizeof(c->sid), "%s", family);
 	c->iat = util_now_us() / 1000000;
 	c->exp = c->iat + auth_cfg.access_ttl_s;
 	if ((jwt = token_sign(svc_keys(), c)) == NULL || token_refresh_new(refresh, hash) == -1) {

@@ -12,15 +12,6 @@
 #include "log.h"
 #include "svc.h"
 
-static void
-revoke_family(const char *family)
-{
-	const char *p[1] = { family };
-
-	if (db_exec(svc_db(), AS_REVOKE_FAMILY, p, 1, NULL) != DB_OK)
-		log_error("revoking a token family failed");
-}
-
 /* After a failed rotation: was it a replay of a rotated token? */
 static int
 refused(struct http_req *r, const char *hash)
@@ -31,7 +22,7 @@ refused(struct http_req *r, const char *hash)
 	if (db_exec(svc_db(), AS_LOOKUP, p, 1, &res) == DB_OK && db_nrows(res) == 1 &&
 	    strcmp(db_get(res, 0, 1), "t") == 0) {
 		log_warn("refresh token reuse detected: family revoked");
-		revoke_family(db_get(res, 0, 0));
+		(void)auth_revoke(db_get(res, 0, 0), 0);
 	}
 	db_res_free(res);
 	return http_error(r, 401, "invalid refresh token", NULL);
@@ -96,7 +87,7 @@ auth_h_refresh(struct http_req *r)
 	if ((who = current_identity(r, uid, &c)) != 1) {
 		db_rollback(svc_db());
 		if (who == 0) {
-			revoke_family(family);
+			(void)auth_revoke(family, 0);
 			return http_error(r, 401, "invalid refresh token", NULL);
 		}
 		return http_error_ex(r, 503, "user service unavailable, retry shortly", NULL, 2);
@@ -119,17 +110,20 @@ auth_h_logout(struct http_req *r)
 {
 	const char *bad[JSON_BAD_MAX + 1] = { 0 };
 	const char *tok, *p[2];
-	char hash[65];
+	char hash[65], keep[16];
 	size_t nbad;
 	int rc;
 
 	if (!json_check_fields(r->json, auth_refresh_fields, auth_refresh_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	tok = json_str(r->json, "refreshToken");
-	/* Logging out with an unknown token is a no-op, not an oracle. */
+	/* Logging out with an unknown token is a no-op, not an oracle. A
+	 * live one ends its session: its access tokens stop working too. */
 	if (token_refresh_hash(tok, strlen(tok), hash) == 0) {
 		p[0] = hash;
-		if ((rc = db_exec(svc_db(), AS_REVOKE, p, 1, NULL)) != DB_OK)
+		p[1] = keep;
+		snprintf(keep, sizeof(keep), "%d", auth_cfg.revoke_keep_s);
+		if ((rc = db_exec(svc_db(), AS_REVOKE, p, 2, NULL)) != DB_OK)
 			return svc_db_error(r, rc);
 	}
 	return http_reply(r, 204, NULL, NULL, 0);

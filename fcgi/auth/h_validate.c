@@ -1,6 +1,5 @@
 /*
- * h_validate.c: GET /auth/validate, the JWK Set, and the internal
- * revocation of a deleted user's refresh tokens.
+ * h_validate.c: GET /auth/validate and the JWK Set.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,25 +45,4 @@ auth_h_jwks(struct http_req *r)
 	rc = http_reply(r, 200, "application/json", s, strlen(s));
 	free(s);
 	return rc;
-}
-
-int
-auth_h_revoke_user(struct http_req *r)
-{
-	const char *bad[JSON_BAD_MAX + 1] = { 0 };
-	const char *p[1];
-	char uid[24];
-	int64_t id = 0;
-	size_t nbad;
-	int rc;
-
-	if (!json_check_fields(r->json, auth_revoke_fields, auth_revoke_nfields, bad, &nbad))
-		return http_error(r, 400, "invalid, missing or unknown fields", bad);
-	if (!json_int(r->json, "userId", &id))
-		return http_error(r, 400, "userId is required", NULL);
-	snprintf(uid, sizeof(uid), "%lld", (long long)id);
-	p[0] = uid;
-	if ((rc = db_exec(svc_db(), AS_REVOKE_USER, p, 1, NULL)) != DB_OK)
-		return svc_db_error(r, rc);
-	return http_reply(r, 204, NULL, NULL, 0);
 }

@@ -18,6 +18,7 @@ main(int argc, char **argv)
 		.worker_metrics_stmt = -1,
 		.private_key = 1,
 		.init = auth_init,
+		.revocations = auth_revocations_source,
 	};
 
 	d.nroutes = auth_nroutes;

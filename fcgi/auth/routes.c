@@ -24,15 +24,43 @@ const struct db_stmt auth_stmts[AS_COUNT_] = {
 	    "> now() - make_interval(secs => $2::int) RETURNING family_id, user_id", 0 },
 	[AS_LOOKUP] = { "lookup",
 	    "SELECT family_id, rotated FROM refresh_tokens WHERE token_hash = $1", 1 },
+	/* Revocations: the refresh tokens stop working and the session goes
+	 * on the list every service refuses access tokens by, for $2 s. */
 	[AS_REVOKE_FAMILY] = { "revoke_family",
-	    "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) "
-	    "WHERE family_id = $1::uuid", 0 },
+	    "WITH r AS (UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) "
+	    "WHERE family_id = $1::uuid) "
+	    "INSERT INTO revoked_sessions (family_id, until) "
+	    "VALUES ($1::uuid, now() + make_interval(secs => $2::int)) "
+	    "ON CONFLICT (family_id) DO NOTHING", 0 },
+	/* Logout: a live refresh token ends its session. */
 	[AS_REVOKE] = { "revoke",
-	    "UPDATE refresh_tokens SET revoked_at = now() "
-	    "WHERE token_hash = $1 AND revoked_at IS NULL", 0 },
+	    "WITH r AS (UPDATE refresh_tokens SET revoked_at = now() "
+	    "WHERE token_hash = $1 AND revoked_at IS NULL RETURNING family_id) "
+	    "INSERT INTO revoked_sessions (family_id, until) "
+	    "SELECT family_id, now() + make_interval(secs => $2::int) FROM r "
+	    "ON CONFLICT (family_id) DO NOTHING", 0 },
+	/* Every session of the user that issued a token in the last $2 s:
+	 * each access token comes with a refresh token row, so these are all
+	 * the sessions whose access tokens may still be valid. */
 	[AS_REVOKE_USER] = { "revoke_user",
-	    "UPDATE refresh_tokens SET revoked_at = now() "
-	    "WHERE user_id = $1::bigint AND revoked_at IS NULL", 0 },
+	    "WITH r AS (UPDATE refresh_tokens SET revoked_at = now() "
+	    "WHERE user_id = $1::bigint AND revoked_at IS NULL) "
+	    "INSERT INTO revoked_sessions (family_id, until) "
+	    "SELECT DISTINCT family_id, now() + make_interval(secs => $2::int) FROM refresh_tokens "
+	    "WHERE user_id = $1::bigint AND created_at > now() - make_interval(secs => $2::int) "
+	    "ON CONFLICT (family_id) DO NOTHING", 0 },
+	[AS_REVOKE_PURGE] = { "revoke_purge",
+	    "DELETE FROM revoked_sessions WHERE until < now()", 0 },
+	/* The revocations from $1 (microseconds since the epoch) on, oldest
+	 * first, one page: the clock at the read comes on every row, so an
+	 * empty page is one row of NULLs with it. */
+	[AS_REVOKED_SINCE] = { "revoked_since",
+	    "WITH t AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now_us) "
+	    "SELECT t.now_us, v.family_id, v.until_s, v.at_us FROM t LEFT JOIN LATERAL ("
+	    "SELECT family_id::text AS family_id, extract(epoch FROM until)::bigint AS until_s, "
+	    "(extract(epoch FROM revoked_at) * 1000000)::bigint AS at_us FROM revoked_sessions "
+	    "WHERE revoked_at >= timestamptz 'epoch' + $1::bigint * interval '1 microsecond' "
+	    "AND until > now() ORDER BY revoked_at LIMIT " ESM_STR(AUTH_REVOKED_PAGE) ") v ON true", 1 },
 	/* Failed logins of one username from one address, in rate_limits:
 	 * hits failures, the last at window_start. Past $2 free ones, the
 	 * k-th further failure makes the next attempt wait 2^(k-1) s, at most
@@ -73,5 +101,6 @@ const struct route auth_routes[] = {
 	{ "GET", "/api/v1/eventstreammonitor/auth/validate", auth_h_validate, RB_NONE, RA_BEARER },
 	{ "GET", "/.well-known/jwks.json", auth_h_jwks, RB_NONE, RA_NONE },
 	{ "POST", "/internal/v1/auth/revoke-user", auth_h_revoke_user, RB_JSON, RA_SERVICE },
+	{ "GET", "/internal/v1/auth/revocations", auth_h_revocations, RB_NONE, RA_SERVICE },
 };
 const size_t auth_nroutes = sizeof(auth_routes) / sizeof(auth_routes[0]);

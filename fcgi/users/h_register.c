@@ -22,6 +22,7 @@ int
 users_init(void)
 {
 	users_cfg.register_rate = ratelimit_cfg("ESM_RATE_REGISTER", "5/60");
+	users_cfg.password_rate = ratelimit_cfg("ESM_RATE_PASSWORD", "5/900");
 	users_cfg.internal_url = cfg_str("ESM_INTERNAL_URL",
 	    cfg_str("ESM_USERS_INTERNAL_URL", "http://127.0.0.1:9090"));
 	if (pwhash_init((size_t)cfg_int("ESM_ARGON2_MEMLIMIT_KIB", PWHASH_MIN_MEM_KIB,

@@ -115,20 +115,26 @@ users_h_get(struct http_req *r)
 	return rc;
 }
 
-/* Tells the auth service to revoke the user's refresh tokens. Best effort:
- * auth also refuses refreshes for users that no longer exist. */
-static void
-revoke_tokens(const struct http_req *r, int64_t id)
+/* Asks the token service to end every session of user id: its refresh
+ * tokens stop working and every service refuses its access tokens within
+ * a second. 0, or -1 when the token service did not do it. */
+int
+users_revoke_sessions(const struct http_req *r, int64_t id)
 {
 	char url[512], body[64];
 	buf_t resp = { 0 };
 	long status = 0;
+	int rc = 0;
 
 	snprintf(url, sizeof(url), "%s/internal/v1/auth/revoke-user", users_cfg.internal_url);
 	snprintf(body, sizeof(body), "{\"userId\":%lld}", (long long)id);
-	if (client_call("POST", url, body, r->rid, 2000, &status, &resp) == -1 || status != 204)
-		log_warn("revoking refresh tokens of user %lld failed (status %ld)", (long long)id, status);
+	if (client_call("POST", url, body, r->rid, 2000, &status, &resp) == -1 || status != 204) {
+		log_error("revoking the sessions of user %lld failed (status %ld)", (long long)id,
+		    status);
+		rc = -1;
+	}
 	buf_free(&resp);
+	return rc;
 }
 
 int
@@ -143,6 +149,11 @@ users_h_delete(struct http_req *r)
 
 	if ((rc = authorize(r, &id)) != 0)
 		return rc;
+	/* Sessions first: a user deleted while the token service is away
+	 * would keep working tokens. Revoking for a user who then turns out
+	 * not to exist ends nothing that could be used. */
+	if (users_revoke_sessions(r, id) == -1)
+		return http_error_ex(r, 503, "token service unavailable, retry shortly", NULL, 2);
 	if ((rc = db_begin(svc_db())) != DB_OK)
 		return svc_db_error(r, rc);
 	if ((rc = db_exec(svc_db(), US_DELETE, p, 1, &res)) != DB_OK) {
@@ -168,7 +179,6 @@ users_h_delete(struct http_req *r)
 	log_info("user %lld deleted", (long long)id);
 	cJSON_Delete(ev);
 	db_res_free(res);
-	revoke_tokens(r, id);
 	return http_reply(r, 204, NULL, NULL, 0);
 fail:
 	db_rollback(svc_db());

@@ -2,6 +2,8 @@
  * routes.c: the user service's tables: SQL statements (constant, prepared
  * once per connection), the fields each JSON route accepts, and routes.
  */
+#include <string.h>
+
 #include "wmetrics.h"
 #include "event.h"
 #include "users.h"
@@ -30,6 +32,12 @@ const struct db_stmt users_stmts[US_COUNT_] = {
 	[US_CREDENTIALS] = { "credentials",
 	    "SELECT id, password_hash, username, role FROM users WHERE lower(username) = lower($1)", 1 },
 	[US_WORKER_METRICS] = { "worker_metrics", WMETRICS_SELECT_SQL, 1 },
+	[US_LOCK] = { "lock",
+	    "SELECT username, role, password_hash FROM users WHERE id = $1::bigint FOR UPDATE", 0 },
+	[US_SET_PASSWORD] = { "set_password",
+	    "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1::bigint", 0 },
+	[US_SET_ROLE] = { "set_role",
+	    "UPDATE users SET role = $2, updated_at = now() WHERE id = $1::bigint", 0 },
 };
 
 const struct json_field users_register_fields[] = {
@@ -48,10 +56,29 @@ const struct json_field users_validate_fields[] = {
 };
 const size_t users_validate_nfields = ESM_NELEM(users_validate_fields);
 
+const struct json_field users_password_fields[] = {
+	{ "currentPassword", JT_STRING, 1, 1, VALID_PASSWORD_MAX, NULL, 0, 0 },
+	{ "newPassword", JT_STRING, 1, 0, 0, valid_password, 0, 0 },
+};
+const size_t users_password_nfields = ESM_NELEM(users_password_fields);
+
+static int
+role_ok(const char *s, size_t n)
+{
+	return (n == 4 && memcmp(s, "user", 4) == 0) || (n == 5 && memcmp(s, "admin", 5) == 0);
+}
+
+const struct json_field users_role_fields[] = {
+	{ "role", JT_STRING, 1, 1, 16, role_ok, 0, 0 },
+};
+const size_t users_role_nfields = ESM_NELEM(users_role_fields);
+
 const struct route users_routes[] = {
 	{ "POST", "/api/v1/eventstreammonitor/users/register", users_h_register, RB_JSON, RA_NONE },
 	{ "GET", "/api/v1/eventstreammonitor/users/{id}", users_h_get, RB_NONE, RA_BEARER },
 	{ "DELETE", "/api/v1/eventstreammonitor/users/{id}", users_h_delete, RB_NONE, RA_BEARER },
+	{ "POST", "/api/v1/eventstreammonitor/users/{id}/password", users_h_password, RB_JSON, RA_BEARER },
+	{ "PUT", "/api/v1/eventstreammonitor/users/{id}/role", users_h_role, RB_JSON, RA_BEARER },
 	{ "POST", "/internal/v1/users/validate", users_h_validate, RB_JSON, RA_SERVICE },
 	{ "GET", "/internal/v1/users/{id}", users_h_internal_get, RB_NONE, RA_SERVICE },
 };

@@ -26,6 +26,9 @@ enum users_stmt {
 	US_DELETE,
 	US_CREDENTIALS,
 	US_WORKER_METRICS,
+	US_LOCK,
+	US_SET_PASSWORD,
+	US_SET_ROLE,
 	US_COUNT_
 };
 
@@ -36,6 +39,7 @@ extern const size_t users_nroutes;
 /* Configuration read once at start by users_init. */
 struct users_cfg {
 	struct rate register_rate;
+	struct rate password_rate;	/* password changes per user */
 	const char *internal_url;	/* auth's internal listener, for revocation */
 };
 extern struct users_cfg users_cfg;
@@ -46,10 +50,19 @@ int users_h_get(struct http_req *r);
 int users_h_delete(struct http_req *r);
 int users_h_validate(struct http_req *r);
 int users_h_internal_get(struct http_req *r);
+int users_h_password(struct http_req *r);
+int users_h_role(struct http_req *r);
+
+/* Ends every session of user id at the token service (its refresh tokens
+ * and, within a second everywhere, its access tokens). 0, or -1 (logged)
+ * when that did not happen. */
+int users_revoke_sessions(const struct http_req *r, int64_t id);
 
 /* Field tables of the JSON routes (also used by the fuzzers). */
-extern const struct json_field users_register_fields[], users_validate_fields[];
-extern const size_t users_register_nfields, users_validate_nfields;
+extern const struct json_field users_register_fields[], users_validate_fields[],
+    users_password_fields[], users_role_fields[];
+extern const size_t users_register_nfields, users_validate_nfields, users_password_nfields,
+    users_role_nfields;
 
 /* Columns of USERS_COLS (see routes.c). */
 #define USERS_NCOLS 9

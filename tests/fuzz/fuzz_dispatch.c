@@ -45,12 +45,15 @@ int users_h_validate(struct http_req *r) { return check(r, users_validate_fields
 int users_h_get(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
 int users_h_delete(struct http_req *r) { return 404; }
 int users_h_internal_get(struct http_req *r) { return 503; }
+int users_h_password(struct http_req *r) { return check(r, users_password_fields, users_password_nfields); }
+int users_h_role(struct http_req *r) { return check(r, users_role_fields, users_role_nfields); }
 int auth_h_login(struct http_req *r) { return check(r, auth_login_fields, auth_login_nfields); }
 int auth_h_refresh(struct http_req *r) { return check(r, auth_refresh_fields, auth_refresh_nfields); }
 int auth_h_logout(struct http_req *r) { return check(r, auth_refresh_fields, auth_refresh_nfields); }
 int auth_h_revoke_user(struct http_req *r) { return check(r, auth_revoke_fields, auth_revoke_nfields); }
 int auth_h_validate(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
 int auth_h_jwks(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
+int auth_h_revocations(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
 int tasks_h_create(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
 int tasks_h_list(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
 int tasks_h_get(struct http_req *r) { return http_reply(r, 204, NULL, NULL, 0); }
@@ -109,7 +112,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setenv("ESM_LOG_LEVEL", "critical", 1);
 		log_init("fuzz");
 		struct token_claims c = { .sub = 1000, .username = "fuzz", .nroles = 1,
-			.roles = { "admin" }, .jti = "j", .iat = 1, .exp = 4000000000LL };
+			.roles = { "admin" }, .jti = "j", .sid = "s", .iat = 1, .exp = 4000000000LL };
 		if (crypto_sign_seed_keypair(keys.pk, keys.sk, seed) != 0)
 			abort();
 		keys.has_sk = 1;

@@ -15,6 +15,7 @@
 #include "../../fcgi/auth/auth.h"
 #include "../../fcgi/users/users.h"
 #include "json.h"
+#include "revoke.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -94,6 +95,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ auth_login_fields, &auth_login_nfields },
 		{ auth_refresh_fields, &auth_refresh_nfields },
 		{ auth_revoke_fields, &auth_revoke_nfields },
+		{ users_password_fields, &users_password_nfields },
+		{ users_role_fields, &users_role_nfields },
 	};
 	const char *bad[JSON_BAD_MAX], *why = NULL;
 	struct token_claims c;
@@ -120,5 +123,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cJSON_Delete(j);
 	}
 	(void)auth_parse_identity((const char *)data, size, &c);
+	{
+		/* The token service's list of revocations, as another service reads it. */
+		int64_t upto;
+		int more;
+
+		(void)revoke_parse((const char *)data, size, &upto, &more);
+		revoke_reset();
+	}
 	return 0;
 }

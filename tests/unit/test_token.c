@@ -22,7 +22,7 @@
 #define HDR "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}"
 /* A payload that verifies at NOW; tests vary one member at a time. */
 #define PL(sub, rest) "{\"sub\":" sub ",\"username\":\"alice\",\"roles\":[\"user\"]," \
-	"\"jti\":\"j1\",\"iat\":1700000000,\"exp\":1700000900" rest "}"
+	"\"jti\":\"j1\",\"sid\":\"s1\",\"iat\":1700000000,\"exp\":1700000900" rest "}"
 
 static struct token_keys K, K2;	/* two key pairs, loaded from key files */
 
@@ -61,6 +61,7 @@ claims(struct token_claims *c)
 	strcpy(c->roles[1], "admin");
 	c->nroles = 2;
 	strcpy(c->jti, "0b7e2f4c-9d1a-4c3e-8f5a-2b6d7e8f9a0b");
+	strcpy(c->sid, "5c1d0a7e-3b2f-4e6a-9c8d-1f0e2d3c4b5a");
 	c->iat = NOW;
 	c->exp = NOW + 900;
 }
@@ -160,6 +161,7 @@ test_roundtrip(void)
 	CU_ASSERT_STRING_EQUAL(v.roles[0], "user");
 	CU_ASSERT_STRING_EQUAL(v.roles[1], "admin");
 	CU_ASSERT_STRING_EQUAL(v.jti, c.jti);
+	CU_ASSERT_STRING_EQUAL(v.sid, c.sid);
 	CU_ASSERT_EQUAL(v.iat, NOW);
 	CU_ASSERT_EQUAL(v.exp, NOW + 900);
 	CU_ASSERT(token_has_role(&v, "admin"));
@@ -236,6 +238,9 @@ test_sign_refuses(void)
 	CU_ASSERT_PTR_NULL(token_sign(&K, &c));
 	claims(&c);
 	c.jti[0] = '\0';
+	CU_ASSERT_PTR_NULL(token_sign(&K, &c));
+	claims(&c);
+	c.sid[0] = '\0';	/* a token without a session could not be revoked */
 	CU_ASSERT_PTR_NULL(token_sign(&K, &c));
 	claims(&c);
 	c.exp = -1;
@@ -503,31 +508,36 @@ test_claims(void)
 	};
 	/* Each a complete payload, signed with the right key. */
 	const char *bad_pl[] = {
-		"{\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000}",
-		"{\"sub\":\"1\",\"username\":\"\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":7,\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":\"user\",\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[1],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[\"\"],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[[\"user\"]],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":{},\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[\"a\",\"b\",\"c\",\"d\",\"e\"],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[\"aaaaaaaaaaaaaaaaa\"],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"0123456789012345678901234567890123456\",\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":1,\"iat\":1700000000,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":\"1700000000\",\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900.5}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":-1,\"exp\":1700000900}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1e300}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":null}",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900} x",
-		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900",
+		"{\"sid\":\"s\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":7,\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":\"user\",\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[1],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[\"\"],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[[\"user\"]],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":{},\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[\"a\",\"b\",\"c\",\"d\",\"e\"],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[\"aaaaaaaaaaaaaaaaa\"],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"0123456789012345678901234567890123456\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":1,\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":\"1700000000\",\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900.5}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":-1,\"exp\":1700000900}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1e300}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":null}",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900} x",
+		"{\"sid\":\"s\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900",
+		/* the session: missing, empty, too long, not a string */
+		"{\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":\"0123456789012345678901234567890123456\",\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
+		"{\"sid\":5,\"sub\":\"1\",\"username\":\"alice\",\"roles\":[],\"jti\":\"j\",\"iat\":1700000000,\"exp\":1700000900}",
 		"[\"1\",\"alice\"]", "\"1\"", "null", "", "{}",
 	};
 
@@ -545,10 +555,10 @@ test_claims(void)
 	}
 	/* Over-long username: refused, never truncated. */
 	snprintf(pl, sizeof(pl), "{\"sub\":\"1\",\"username\":\"%065d\",\"roles\":[],\"jti\":\"j\","
-	    "\"iat\":1700000000,\"exp\":1700000900}", 0);
+	    "\"sid\":\"s\",\"iat\":1700000000,\"exp\":1700000900}", 0);
 	CU_ASSERT_EQUAL(verify_forged(HDR, pl, SIG_ED25519), TOKEN_MALFORMED);
 	snprintf(pl, sizeof(pl), "{\"sub\":\"1\",\"username\":\"%064d\",\"roles\":[],\"jti\":\"j\","
-	    "\"iat\":1700000000,\"exp\":1700000900}", 0);
+	    "\"sid\":\"s\",\"iat\":1700000000,\"exp\":1700000900}", 0);
 	CU_ASSERT_EQUAL(verify_forged(HDR, pl, SIG_ED25519), TOKEN_OK);
 
 	/* The good neighbours of the refusals above. */
@@ -561,12 +571,14 @@ test_claims(void)
 	CU_ASSERT_EQUAL(verify_s(&K, t, &v), TOKEN_MALFORMED);	/* jti 40 chars */
 	free(t);
 	t = forge(HDR, "{\"exp\":1700000900,\"iat\":1700000000.0,\"jti\":\"012345678901234567890123456789012345\","
+	    "\"sid\":\"543210987654321098765432109876543210\","
 	    "\"roles\":[\"aaaaaaaaaaaaaaaa\",\"b\",\"c\",\"d\"],\"username\":\"\\u00e9\",\"sub\":\"7\"}", SIG_ED25519);
 	CU_ASSERT_EQUAL(verify_s(&K, t, &v), TOKEN_OK);
 	CU_ASSERT_EQUAL(v.sub, 7);
 	CU_ASSERT_STRING_EQUAL(v.username, "\xc3\xa9");
 	CU_ASSERT_EQUAL(v.nroles, 4);
 	CU_ASSERT_STRING_EQUAL(v.roles[0], "aaaaaaaaaaaaaaaa");
+	CU_ASSERT_STRING_EQUAL(v.sid, "543210987654321098765432109876543210");
 	CU_ASSERT_EQUAL(v.iat, NOW);
 	free(t);
 }
