@@ -41,6 +41,7 @@ struct auth_cfg {
 	int access_ttl_s, refresh_ttl_s;
 	int refresh_max_s;		/* a login's refresh family ends this long after it began */
 	const char *users_url;		/* internal listener base URL */
+	int require_verified;		/* login only with a verified email address */
 	int revoke_keep_s;		/* a revoked session is listed this long */
 };
 extern struct auth_cfg auth_cfg;
@@ -76,8 +77,9 @@ extern const size_t auth_login_nfields, auth_refresh_nfields, auth_revoke_nfield
 int auth_issue(struct http_req *r, struct token_claims *c, const char *family, cJSON **out);
 
 /* Parses the users service's identity answer {"userId","isValid","username",
- * "roles"} into c. 1 when valid, 0 when isValid is false, -1 when the
+ * "roles","emailVerified"} into c and *verified (1 when emailVerified is
+ * absent: an older user service). 1 when valid, 0 when isValid is false, -1 when the
  * answer is malformed. Pure. */
-int auth_parse_identity(const char *json, size_t len, struct token_claims *c);
+int auth_parse_identity(const char *json, size_t len, struct token_claims *c, int *verified);
 
 #endif

@@ -29,13 +29,14 @@ auth_init(void)
 	auth_cfg.refresh_max_s = (int)cfg_int("ESM_REFRESH_MAX_S", 90 * 86400, 300, 5 * 365 * 86400);
 	/* An access token is accepted up to 30 s (the leeway) past its exp. */
 	auth_cfg.revoke_keep_s = auth_cfg.access_ttl_s + 90;
+	auth_cfg.require_verified = (int)cfg_int("ESM_LOGIN_REQUIRE_VERIFIED", 0, 0, 1);
 	auth_cfg.users_url = cfg_str("ESM_INTERNAL_URL",
 	    cfg_str("ESM_USERS_INTERNAL_URL", "http://127.0.0.1:9090"));
 	return 0;
 }
 
 int
-auth_parse_identity(const char *json, size_t len, struct token_claims *c)
+auth_parse_identity(const char *json, size_t len, struct token_claims *c, int *verified)
 {
 	const char *why;
 	cJSON *j = NULL;
@@ -43,6 +44,7 @@ auth_parse_identity(const char *json, size_t len, struct token_claims *c)
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
+	*verified = 1;
 	if (json_parse_strict(json, len, 4, &j, &why) == -1 || !cJSON_IsObject(j))
 		goto out;
 	v = cJSON_GetObjectItemCaseSensitive(j, "isValid");
@@ -61,6 +63,10 @@ auth_parse_identity(const char *json, size_t len, struct token_claims *c)
 	    strlen(v->valuestring) > TOKEN_USERNAME_MAX)
 		goto out;
 	snprintf(c->username, sizeof(c->username), "%s", v->valuestring);
+	v = cJSON_GetObjectItemCaseSensitive(j, "emailVerified");
+	if (v != NULL && !cJSON_IsBool(v))
+		goto out;
+	*verified = v == NULL || cJSON_IsTrue(v);
 	roles = cJSON_GetObjectItemCaseSensitive(j, "roles");
 	if (!cJSON_IsArray(roles))
 		goto out;
@@ -205,7 +211,7 @@ auth_h_login(struct http_req *r)
 	buf_t body = { 0 }, resp = { 0 };
 	long status = 0;
 	size_t nbad;
-	int rc;
+	int rc, verified;
 
 	if (!json_check_fields(r->json, auth_login_fields, auth_login_nfields, bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
@@ -230,7 +236,7 @@ auth_h_login(struct http_req *r)
 		rc = http_error_ex(r, 503, "credential check unavailable, retry shortly", NULL, 2);
 		goto out;
 	}
-	if ((rc = auth_parse_identity(resp.p, resp.len, &c)) != 1) {
+	if ((rc = auth_parse_identity(resp.p, resp.len, &c, &verified)) != 1) {
 		if (rc == -1)
 			log_error("credential check answered malformed JSON");
 		else
@@ -240,6 +246,10 @@ auth_h_login(struct http_req *r)
 		goto out;
 	}
 	login_fail_record(bucket, 1);
+	if (auth_cfg.require_verified && !verified) {
+		rc = http_error(r, 403, "email address not verified", NULL);
+		goto out;
+	}
 	util_uuid4(family);
 	if ((rc = auth_issue(r, &c, family, &pair)) == 0)
 		rc = http_reply_json(r, 200, pair);

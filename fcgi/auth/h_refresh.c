@@ -36,14 +36,14 @@ current_identity(const struct http_req *r, const char *uid, struct token_claims 
 	char url[512];
 	buf_t resp = { 0 };
 	long status = 0;
-	int rc = -1;
+	int rc = -1, verified;
 
 	snprintf(url, sizeof(url), "%s/internal/v1/users/%s", auth_cfg.users_url, uid);
 	if (client_call("GET", url, NULL, r->rid, 3000, &status, &resp) == 0) {
 		if (status == 404)
 			rc = 0;
 		else if (status == 200)
-			rc = auth_parse_identity(resp.p, resp.len, c) == 1 ? 1 : -1;
+			rc = auth_parse_identity(resp.p, resp.len, c, &verified) == 1 ? 1 : -1;
 	}
 	buf_free(&resp);
 	return rc;

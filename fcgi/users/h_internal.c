@@ -14,7 +14,7 @@
 
 static int
 reply_identity(struct http_req *r, int valid, const char *id, const char *username,
-    const char *role)
+    const char *role, const char *verified)
 {
 	cJSON *root = cJSON_CreateObject(), *roles;
 	int64_t uid = 0;
@@ -30,6 +30,8 @@ reply_identity(struct http_req *r, int valid, const char *id, const char *userna
 		goto fail;
 	if (valid) {
 		if (cJSON_AddStringToObject(root, "username", username) == NULL ||
+		    cJSON_AddBoolToObject(root, "emailVerified", verified != NULL &&
+		    strcmp(verified, "t") == 0) == NULL ||
 		    (roles = cJSON_AddArrayToObject(root, "roles")) == NULL)
 			goto fail;
 		if (!cJSON_AddItemToArray(roles, cJSON_CreateString("user")))
@@ -64,14 +66,14 @@ users_h_validate(struct http_req *r)
 	 * unknown user, and no. */
 	if (!valid_username(p[0], strlen(p[0]))) {
 		(void)pwhash_verify(NULL, pw, strlen(pw));
-		return reply_identity(r, 0, NULL, NULL, NULL);
+		return reply_identity(r, 0, NULL, NULL, NULL, NULL);
 	}
 	if ((rc = db_exec(svc_db(), US_CREDENTIALS, p, 1, &res)) != DB_OK)
 		return svc_db_error(r, rc);
 	/* An unknown user costs one hash too, so timing tells nothing. */
 	ok = pwhash_verify(db_nrows(res) ? db_get(res, 0, 1) : NULL, pw, strlen(pw));
 	rc = reply_identity(r, ok && db_nrows(res) == 1, db_get(res, 0, 0), db_get(res, 0, 2),
-	    db_get(res, 0, 3));
+	    db_get(res, 0, 3), db_get(res, 0, 4));
 	db_res_free(res);
 	return rc;
 }
@@ -88,7 +90,8 @@ users_h_internal_get(struct http_req *r)
 	if (db_nrows(res) == 0)
 		rc = http_error(r, 404, "no such user", NULL);
 	else
-		rc = reply_identity(r, 1, db_get(res, 0, 0), db_get(res, 0, 1), db_get(res, 0, 8));
+		rc = reply_identity(r, 1, db_get(res, 0, 0), db_get(res, 0, 1), db_get(res, 0, 8),
+		    db_get(res, 0, 9));
 	db_res_free(res);
 	return rc;
 }

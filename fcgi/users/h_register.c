@@ -23,6 +23,10 @@ users_init(void)
 {
 	users_cfg.register_rate = ratelimit_cfg("ESM_RATE_REGISTER", "5/60");
 	users_cfg.password_rate = ratelimit_cfg("ESM_RATE_PASSWORD", "5/900");
+	users_cfg.reset_rate = ratelimit_cfg("ESM_RATE_RESET", "10/900");
+	users_cfg.reset_email_rate = ratelimit_cfg("ESM_RATE_RESET_EMAIL", "3/3600");
+	users_cfg.reset_ttl_s = (int)cfg_int("ESM_RESET_TTL_S", 3600, 300, 86400);
+	users_cfg.verify_ttl_s = (int)cfg_int("ESM_VERIFY_TTL_S", 2 * 86400, 3600, 30 * 86400);
 	users_cfg.internal_url = cfg_str("ESM_INTERNAL_URL",
 	    cfg_str("ESM_USERS_INTERNAL_URL", "http://127.0.0.1:9090"));
 	if (pwhash_init((size_t)cfg_int("ESM_ARGON2_MEMLIMIT_KIB", PWHASH_MIN_MEM_KIB,
@@ -102,7 +106,9 @@ insert_user(struct http_req *r, const char *const p[6])
 	}
 	snprintf(key, sizeof(key), "%s", db_get(res, 0, 0));
 	if ((rc = event_outbox_add(svc_db(), US_OUTBOX, USERS_TOPIC, key, ev,
-	    event_id, r->rid)) != DB_OK || (rc = db_commit(svc_db())) != DB_OK) {
+	    event_id, r->rid)) != DB_OK ||
+	    (rc = users_verification_add(r, key, db_get(res, 0, 1), db_get(res, 0, 2))) != DB_OK ||
+	    (rc = db_commit(svc_db())) != DB_OK) {
 		status = svc_db_error(r, rc);
 		goto fail;
 	}

@@ -33,7 +33,8 @@ users_user_write(buf_t *b, const char *const col[USERS_NCOLS])
 	int64_t v;
 
 	if (col[0] == NULL || util_parse_i64(col[0], 1, INT64_MAX, &v) == -1 ||
-	    col[1] == NULL || col[2] == NULL || col[6] == NULL || col[7] == NULL)
+	    col[1] == NULL || col[2] == NULL || col[6] == NULL || col[7] == NULL ||
+	    col[9] == NULL || (strcmp(col[9], "t") != 0 && strcmp(col[9], "f") != 0))
 		return -1;
 	snprintf(id, sizeof(id), "%lld", (long long)v);
 	if (buf_puts(b, "{\"userId\":") == -1 || buf_puts(b, id) == -1 ||
@@ -43,7 +44,8 @@ users_user_write(buf_t *b, const char *const col[USERS_NCOLS])
 	    put_field(b, ",\"lastName\":", col[4]) == -1 ||
 	    put_field(b, ",\"dateOfBirth\":", col[5]) == -1 ||
 	    put_field(b, ",\"createdAt\":", col[6]) == -1 ||
-	    put_field(b, ",\"updatedAt\":", col[7]) == -1)
+	    put_field(b, ",\"updatedAt\":", col[7]) == -1 ||
+	    buf_puts(b, col[9][0] == 't' ? ",\"emailVerified\":true" : ",\"emailVerified\":false") == -1)
 		return -1;
 	return buf_puts(b, "}");
 }

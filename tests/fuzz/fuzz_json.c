@@ -122,7 +122,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		cJSON_Delete(j);
 	}
-	(void)auth_parse_identity((const char *)data, size, &c);
+	{
+		int verified;
+		(void)auth_parse_identity((const char *)data, size, &c, &verified);
+	}
 	{
 		/* The token service's list of revocations, as another service reads it. */
 		int64_t upto;

@@ -1,6 +1,7 @@
 /*
  * flows.c: see flows.h.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,13 +39,19 @@ flow_register(struct flow_user *u, const char *prefix)
 int
 flow_login(struct flow_user *u)
 {
+	return flow_login_as(u, FLOW_PASSWORD);
+}
+
+int
+flow_login_as(struct flow_user *u, const char *password)
+{
 	struct itest_resp r;
 	char body[256];
 	const cJSON *a, *f;
 	int rc = -1;
 
 	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", u->username,
-	    FLOW_PASSWORD);
+	    password);
 	itest_json("POST", "gateway", AUTH_BASE "/login", body, NULL, &r);
 	CU_ASSERT_EQUAL(r.status, 200);
 	a = cJSON_GetObjectItemCaseSensitive(r.json, "accessToken");
@@ -144,6 +151,79 @@ flow_mails_to(const char *addr, const char *subject)
 	}
 	closedir(d);
 	return n;
+}
+
+/* The first body line of a mail that is nothing but a code (43
+ * base64url characters), copied into code. 1 found, 0 not. */
+static int
+mail_code(FILE *f, char *code, size_t n)
+{
+	char line[1024];
+	size_t len, i;
+
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		len = strlen(line);
+		if (len != 43)
+			continue;
+		for (i = 0; i < len; i++)
+			if (!isalnum((unsigned char)line[i]) && line[i] != '-' && line[i] != '_')
+				break;
+		if (i == len && n > len) {
+			memcpy(code, line, len + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+flow_mail_code(const char *addr, const char *subject, const char *except, char *code, size_t n,
+    int secs)
+{
+	const char *md = getenv("ESM_MAILDIR");
+	char dir[1024], path[2048], want_to[320], want_subj[256], line[1024];
+	struct dirent *de;
+	int tries;
+
+	if (md == NULL) {
+		CU_FAIL("ESM_MAILDIR is not set (no SMTP sink in the stack)");
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s/new", md);
+	snprintf(want_to, sizeof(want_to), "To: <%s>", addr);
+	snprintf(want_subj, sizeof(want_subj), "Subject: %s", subject);
+	for (tries = 0; tries <= secs * 5; tries++) {
+		DIR *d = opendir(dir);
+
+		while (d != NULL && (de = readdir(d)) != NULL) {
+			FILE *f;
+			int to = 0, subj = 0, found = 0;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			if ((f = fopen(path, "r")) == NULL)
+				continue;
+			while (fgets(line, sizeof(line), f) != NULL && line[0] != '\n' && line[0] != '\r') {
+				line[strcspn(line, "\r\n")] = '\0';
+				to |= strcmp(line, want_to) == 0;
+				subj |= strcmp(line, want_subj) == 0;
+			}
+			if (to && subj)
+				found = mail_code(f, code, n) &&
+				    (except == NULL || strcmp(code, except) != 0);
+			fclose(f);
+			if (found) {
+				closedir(d);
+				return 1;
+			}
+		}
+		if (d != NULL)
+			closedir(d);
+		itest_sleep_ms(200);
+	}
+	return 0;
 }
 
 double

@@ -26,6 +26,8 @@ struct flow_user {
 int flow_register(struct flow_user *u, const char *prefix);
 /* Logs u in, filling access and refresh; 0 / -1. */
 int flow_login(struct flow_user *u);
+/* The same with another password. */
+int flow_login_as(struct flow_user *u, const char *password);
 /* Both, plus the admin role when admin != 0 (set in the database, then a
  * fresh login so the token carries it). */
 int flow_user(struct flow_user *u, const char *prefix, int admin);
@@ -38,6 +40,11 @@ int64_t flow_wait_count(const char *db, const char *sql, int64_t want, int secs)
 /* Mails in the SMTP sink's Maildir (ESM_MAILDIR) to addr with subject
  * (NULL = any); -1, with a failed assertion, when there is no sink. */
 int flow_mails_to(const char *addr, const char *subject);
+/* Waits up to secs for a mail to addr with subject that carries a code (a
+ * body line of 43 base64url characters) other than except (NULL: any) and
+ * copies the code; 1 / 0. */
+int flow_mail_code(const char *addr, const char *subject, const char *except, char *code,
+    size_t n, int secs);
 
 /* Sum of the values of the Prometheus lines in GET /metrics/<service> on
  * the internal listener that start with prefix (a metric name and the

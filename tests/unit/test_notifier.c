@@ -326,7 +326,56 @@ test_task_status(void)
 	}
 }
 
+#define TOK "Zm9vYmFyLXNlY3JldC1jb2RlLTAxMjM0NTY3ODlhYmM"
+
+/* Account mails carry their code apart from the text: the stored message
+ * never has it. */
+static void
+test_account_mails(void)
+{
+	struct notifier_note n;
+	struct notifier_event ev;
+	const char *why;
+	const char *bad[] = {
+		"{" EID ",\"eventType\":\"password_reset_requested\",\"userId\":1,\"username\":\"a\","
+		    "\"email\":\"a@example.org\"}",
+		"{" EID ",\"eventType\":\"password_reset_requested\",\"userId\":1,\"username\":\"a\","
+		    "\"email\":\"a@example.org\",\"token\":\"short\"}",
+		"{" EID ",\"eventType\":\"password_reset_requested\",\"userId\":1,\"username\":\"a\","
+		    "\"email\":\"a@example.org\",\"token\":\"" TOK "x\"}",
+		"{" EID ",\"eventType\":\"email_verification_requested\",\"userId\":1,\"username\":\"a\","
+		    "\"email\":\"a@example.org\",\"token\":\"Zm9vYmFyLXNlY3JldC1jb2RlLTAxMjM0NTY3ODlhYm\\n\"}",
+		"{" EID ",\"eventType\":\"email_verification_requested\",\"userId\":1,\"username\":\"a\","
+		    "\"email\":\"nope\",\"token\":\"" TOK "\"}",
+		"{" EID ",\"eventType\":\"email_verification_requested\",\"username\":\"a\","
+		    "\"email\":\"a@example.org\",\"token\":\"" TOK "\"}",
+	};
+
+	render("{" EID ",\"eventType\":\"password_reset_requested\",\"userId\":1000,\"username\":\"ann\","
+	    "\"email\":\"ann@example.org\",\"token\":\"" TOK "\"}", &n);
+	CU_ASSERT(n.write);
+	CU_ASSERT_STRING_EQUAL(n.subject, "Reset your EventStreamMonitor password");
+	CU_ASSERT_STRING_EQUAL(n.email, "ann@example.org");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n.secret);
+	CU_ASSERT_STRING_EQUAL(n.secret, TOK);
+	CU_ASSERT_PTR_NULL(strstr(n.message, TOK));
+	render("{" EID ",\"eventType\":\"email_verification_requested\",\"userId\":1000,\"username\":\"ann\","
+	    "\"email\":\"ann@example.org\",\"token\":\"" TOK "\"}", &n);
+	CU_ASSERT_STRING_EQUAL(n.subject, "Verify your email address");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n.secret);
+	CU_ASSERT_PTR_NULL(strstr(n.message, TOK));
+	render("{" EID ",\"eventType\":\"user_password_changed\",\"userId\":1000,\"username\":\"ann\"}", &n);
+	CU_ASSERT_STRING_EQUAL(n.subject, "Your password was changed");
+	CU_ASSERT_PTR_NULL(n.secret);
+	CU_ASSERT_PTR_NULL(n.email);	/* the address comes from the projection */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(parse(bad[i], &ev, &why), -1);
+		CU_ASSERT_PTR_NOT_NULL(why);
+	}
+}
+
 static CU_TestInfo tests[] = {
+	{ "account mails keep their code apart", test_account_mails },
 	{ "parse the contract's events", test_parse_known },
 	{ "task status changes: texts, silence, dead letters", test_task_status },
 	{ "unparseable messages are refused with a reason", test_parse_dead_letters },

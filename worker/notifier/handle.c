@@ -19,7 +19,23 @@ static const struct {
 	{ "task_created", NK_TASK_CREATED },
 	{ "task_cancelled", NK_TASK_CANCELLED },
 	{ "task_status_changed", NK_TASK_STATUS },
+	{ "password_reset_requested", NK_PASSWORD_RESET },
+	{ "email_verification_requested", NK_EMAIL_VERIFY },
+	{ "user_password_changed", NK_PASSWORD_CHANGED },
 };
+
+/* A mailed code: exactly NOTIFIER_TOKEN_MAX base64url characters. */
+static int
+token_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return i == NOTIFIER_TOKEN_MAX;
+}
 
 static int
 is_uuid(const char *s)
@@ -105,6 +121,25 @@ parse_fields(const cJSON *o, struct notifier_event *ev, int has_user)
 		if (get_text(o, "email", ev->email, VALID_EMAIL_MAX) != 1 ||
 		    !valid_email(ev->email, strlen(ev->email)))
 			return "user_registered without a valid email";
+		return NULL;
+	case NK_PASSWORD_RESET:
+	case NK_EMAIL_VERIFY:
+		if (!has_user)
+			return "account mail without userId";
+		if (get_text(o, "username", ev->username, NOTIFIER_TEXT_MAX) != 1 ||
+		    ev->username[0] == '\0')
+			return "account mail without a valid username";
+		if (get_text(o, "email", ev->email, VALID_EMAIL_MAX) != 1 ||
+		    !valid_email(ev->email, strlen(ev->email)))
+			return "account mail without a valid email";
+		if (get_text(o, "token", ev->token, NOTIFIER_TOKEN_MAX) != 1 || !token_ok(ev->token))
+			return "account mail without a valid token";
+		return NULL;
+	case NK_PASSWORD_CHANGED:
+		if (!has_user)
+			return "user_password_changed without userId";
+		if (get_text(o, "username", ev->username, NOTIFIER_TEXT_MAX) < 0)
+			return "user_password_changed with a bad username";
 		return NULL;
 	case NK_USER_DELETED:
 		if (!has_user)
@@ -194,6 +229,31 @@ notifier_render(const struct notifier_event *ev, struct notifier_note *n)
 		return;
 	case NK_USER_DELETED:
 		n->write = 0;
+		return;
+	case NK_PASSWORD_RESET:
+		snprintf(n->subject, sizeof(n->subject), "Reset your EventStreamMonitor password");
+		snprintf(n->message, sizeof(n->message),
+		    "Hello %s, a password reset was asked for your account. To choose a new password, "
+		    "send the code below with it to /api/v1/eventstreammonitor/users/password-reset/confirm. "
+		    "The code works once and for a limited time. If you did not ask for this, ignore "
+		    "this mail: your password stays as it is.", ev->username);
+		n->email = ev->email;
+		n->secret = ev->token;
+		return;
+	case NK_EMAIL_VERIFY:
+		snprintf(n->subject, sizeof(n->subject), "Verify your email address");
+		snprintf(n->message, sizeof(n->message),
+		    "Hello %s, please confirm that this address is yours: send the code below to "
+		    "/api/v1/eventstreammonitor/users/verify-email. The code works once and for a "
+		    "limited time.", ev->username);
+		n->email = ev->email;
+		n->secret = ev->token;
+		return;
+	case NK_PASSWORD_CHANGED:
+		snprintf(n->subject, sizeof(n->subject), "Your password was changed");
+		snprintf(n->message, sizeof(n->message),
+		    "The password of your account was changed and every session was signed out. If "
+		    "this was not you, reset your password now.");
 		return;
 	case NK_TASK_CREATED:
 		snprintf(n->subject, sizeof(n->subject), "Task Created");

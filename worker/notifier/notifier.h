@@ -22,6 +22,7 @@
 #define NOTIFIER_TEXT_MAX 128		/* bytes of username, reference, type... */
 #define NOTIFIER_SUBJECT_MAX 200
 #define NOTIFIER_MESSAGE_MAX 1024
+#define NOTIFIER_TOKEN_MAX 43			/* a mailed code: 32 bytes in base64url */
 #define NOTIFIER_BACKOFF_MIN_MS 100
 #define NOTIFIER_BACKOFF_MAX_MS 5000
 #define NOTIFIER_DEFAULT_TOPICS \
@@ -35,6 +36,9 @@ enum notifier_kind {
 	NK_TASK_CREATED,
 	NK_TASK_CANCELLED,
 	NK_TASK_STATUS,		/* task_status_changed: a notification when it ended */
+	NK_PASSWORD_RESET,	/* password_reset_requested: mails the code */
+	NK_EMAIL_VERIFY,	/* email_verification_requested: mails the code */
+	NK_PASSWORD_CHANGED,	/* user_password_changed: tells the owner */
 	NK_GENERIC		/* any other event type: a generic notification */
 };
 
@@ -51,6 +55,7 @@ struct notifier_event {
 	char task_type[NOTIFIER_TEXT_MAX + 1];
 	char priority[NOTIFIER_TEXT_MAX + 1];
 	char status[NOTIFIER_STATUS_MAX + 1];	/* task_status_changed: the new status */
+	char token[NOTIFIER_TOKEN_MAX + 1];	/* the code a mail carries */
 };
 
 /* The notification an event becomes. */
@@ -61,6 +66,8 @@ struct notifier_note {
 	const char *channel;			/* "email", or "log" when there is no recipient */
 	const char *status;			/* "pending", or "sent" for channel "log" */
 	const char *email;			/* address from the event itself, or NULL */
+	const char *secret;			/* a code for the mail only (never shown by
+						   the API), or NULL */
 };
 
 /* Parses one message payload. 0, or -1 with *why (a constant string fit

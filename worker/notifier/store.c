@@ -26,9 +26,10 @@ const struct db_stmt notifier_stmts[NS_COUNT_] = {
 	    "ON CONFLICT (user_id) DO UPDATE SET deleted = true, email = NULL, updated_at = now()", 0 },
 	[NS_INSERT] = { "insert",
 	    "INSERT INTO notifications (event_id, event_type, user_id, recipient_email, subject, "
-	    "message, channel, status, sent_at, source_topic) VALUES ($1::uuid, $2, $3::bigint, "
+	    "message, channel, status, sent_at, source_topic, mail_secret) VALUES ($1::uuid, $2, "
+	    "$3::bigint, "
 	    "COALESCE($4, (SELECT email FROM notifier_users WHERE user_id = $3::bigint AND NOT deleted)), "
-	    "$5, $6, $7, $8, CASE WHEN $8 = 'sent' THEN now() END, $9) "
+	    "$5, $6, $7, $8, CASE WHEN $8 = 'sent' THEN now() END, $9, $10) "
 	    "ON CONFLICT (event_id) DO NOTHING", 0 },
 	/* NS_INSERT for a run of events at once: one round trip instead of one
 	 * per event. Arrays in the order of notifier_pg_array's callers. */
@@ -41,17 +42,19 @@ const struct db_stmt notifier_stmts[NS_COUNT_] = {
 	    "$7::text[], $8::text[], $9::text[]) AS x(e, t, u, m, s, b, c, st, tp) "
 	    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text", 0 },
 	[NS_DUE] = { "due",
-	    "SELECT id, recipient_email, subject, message, attempts FROM notifications "
+	    "SELECT id, recipient_email, subject, message || COALESCE(E'\\n\\n' || mail_secret || "
+	    "E'\\n', ''), attempts FROM notifications "
 	    "WHERE status = 'pending' AND channel = 'email' AND recipient_email IS NOT NULL "
 	    "AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1::int "
 	    "FOR UPDATE SKIP LOCKED", 0 },
 	[NS_SENT] = { "sent",
 	    "UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = now(), "
-	    "last_error = NULL WHERE id = $1::bigint", 0 },
+	    "last_error = NULL, mail_secret = NULL WHERE id = $1::bigint", 0 },
 	[NS_RETRY] = { "retry",
 	    "UPDATE notifications SET attempts = attempts + 1, last_error = $2, "
 	    "next_attempt_at = now() + $3::int * interval '1 millisecond', "
-	    "status = CASE WHEN attempts + 1 >= $4::int THEN 'failed' ELSE 'pending' END "
+	    "status = CASE WHEN attempts + 1 >= $4::int THEN 'failed' ELSE 'pending' END, "
+	    "mail_secret = CASE WHEN attempts + 1 >= $4::int THEN NULL ELSE mail_secret END "
 	    "WHERE id = $1::bigint", 0 },
 };
 
@@ -78,9 +81,9 @@ store_one(db *d, const struct notifier_item *it, int *inserted)
 			return rc;
 	}
 	if (n->write) {
-		const char *p[9] = { ev->event_id, ev->type, ev->user_id ? uid : NULL, n->email,
-			n->subject, n->message, n->channel, n->status, it->topic };
-		if ((rc = db_exec(d, NS_INSERT, p, 9, &res)) != DB_OK)
+		const char *p[10] = { ev->event_id, ev->type, ev->user_id ? uid : NULL, n->email,
+			n->subject, n->message, n->channel, n->status, it->topic, n->secret };
+		if ((rc = db_exec(d, NS_INSERT, p, 10, &res)) != DB_OK)
 			return rc;
 		*inserted = db_affected(res) == 1;
 		db_res_free(res);
@@ -123,7 +126,7 @@ static int
 store_plain(const struct notifier_item *it)
 {
 	return it->parsed && it->note.write && it->ev.kind != NK_USER_REGISTERED &&
-	    it->ev.kind != NK_USER_DELETED;
+	    it->ev.kind != NK_USER_DELETED && it->note.secret == NULL;
 }
 
 /* Inserts the notifications of it[idx[0..k)] with one statement and marks
