@@ -2,7 +2,7 @@
  * main.c: the task processing service (FastCGI, prefork under spawn-fcgi).
  *
  * Environment, besides svc_main's:
- *   ESM_RATE_TASK_CREATE    tasks one user may create per window, N/SECONDS or off (60/60)
+ *   ESM_RATE_TASK_CREATE    tasks one caller may create per window, N/SECONDS or off (60/60)
  *   ESM_TASKS_PENDING_MAX   pending tasks one user may have, 0 for no cap (1000)
  */
 #include "svc.h"
