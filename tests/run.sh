@@ -38,6 +38,13 @@ export ESM_WORKER_METRICS_S=${ESM_WORKER_METRICS_S:-1}
 # per-address rate limits bite only the tests aimed at them: lighttpd, the
 # services' peer, is trusted as a proxy.
 export ESM_TRUSTED_PROXIES=${ESM_TRUSTED_PROXIES:-127.0.0.1}
+# Task limits: on in the suites' stack, low enough that the tasks suite
+# reaches them in a moment (it reads them from this environment) and above
+# what any other suite's user creates (the runner suite's 100 tasks); off
+# on the fault suite's stack, whose load creates thousands for one user.
+export ESM_RATE_TASK_CREATE=${ESM_RATE_TASK_CREATE:-150/60}
+export ESM_TASKS_PENDING_MAX=${ESM_TASKS_PENDING_MAX:-200}
+FAULT_LIMITS=(ESM_RATE_TASK_CREATE=off ESM_TASKS_PENDING_MAX=0)
 TIMEOUT=${ESM_TEST_TIMEOUT:-2400}
 # ESM_TEST_INSTANCE (with ESM_PORT_OFFSET) runs the suite on a stack of its
 # own, so two runs on one machine do not meet.
@@ -121,7 +128,7 @@ echo "==== test stack"
 STACK_UP=1
 scripts/stack.sh stop "$INST" >/dev/null 2>&1 || true
 if [[ ${ESM_TEST_ONLY:-} == *faults* ]] && [ "$ESM_KAFKA" = apache ]; then
-	start_stack ESM_KAFKA_NODES="$FAULT_NODES" || true
+	start_stack ESM_KAFKA_NODES="$FAULT_NODES" "${FAULT_LIMITS[@]}" || true
 else
 	start_stack ESM_KAFKA_NODES=1 || true
 fi
@@ -176,7 +183,7 @@ if [ "${LATE:-0}" = 1 ]; then
 	# lays out a new cluster.
 	echo
 	echo "==== test stack on a $FAULT_NODES-node Kafka cluster"
-	if start_stack ESM_KAFKA=apache ESM_KAFKA_NODES="$FAULT_NODES"; then
+	if start_stack ESM_KAFKA=apache ESM_KAFKA_NODES="$FAULT_NODES" "${FAULT_LIMITS[@]}"; then
 		run "integration faults (kafka $(scripts/kafka.sh version), $FAULT_NODES nodes)" "$INTEG" faults faults_cluster
 	fi
 	# SCRAM on Kafka 4.x needs librdkafka 2.6.1 or newer: the security

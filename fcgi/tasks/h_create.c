@@ -3,10 +3,19 @@
  * task_created event commit in one statement, so in one transaction
  * (outbox); the relay publishes the event. Creating a task for another user needs the admin
  * role.
+ *
+ * Limits, after the checks of the body and before the insert: tasks one
+ * caller may create per window (ESM_RATE_TASK_CREATE), and pending tasks
+ * the task's owner may have (ESM_TASKS_PENDING_MAX); both 429 with
+ * Retry-After. Administrators meet the same limits: they bind a script gone
+ * wrong as much as a user's, and an operator who needs more raises them.
+ * The cap is read, not reserved: concurrent creates of one owner may pass
+ * it by as many as the pool has processes.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "event.h"
 #include "json.h"
 #include "log.h"
@@ -15,6 +24,16 @@
 #include "tasks.h"
 
 #define TASKS_REF_TRIES 3	/* a reference collision is 1 in 2^32 a day */
+
+struct tasks_cfg tasks_cfg;
+
+int
+tasks_init(void)
+{
+	tasks_cfg.create_rate = ratelimit_cfg("ESM_RATE_TASK_CREATE", "60/60");
+	tasks_cfg.pending_max = cfg_int("ESM_TASKS_PENDING_MAX", 1000, 0, TASKS_PENDING_MAX_CAP);
+	return 0;
+}
 
 static const struct json_field create_fields[] = {
 	{ "userId", JT_INT, 0, 0, 0, NULL, 1, 9007199254740991LL },
@@ -71,6 +90,40 @@ out:
 	return rc;
 }
 
+/* 0 when the caller may create a task for owner now; else the 429 (or the
+ * database's error) replied. */
+static int
+create_limited(struct http_req *r, int64_t owner)
+{
+	char bucket[48], uid[24];
+	const char *p[1] = { uid };
+	db_res *res = NULL;
+	int64_t pending = 0;
+	int rc, retry;
+
+	snprintf(bucket, sizeof(bucket), "task-create:%lld", (long long)r->auth.sub);
+	rc = ratelimit_hit(svc_db(), TS_RATE, TS_RATE_PURGE, bucket, &tasks_cfg.create_rate, &retry);
+	if (rc < 0)
+		return svc_db_error(r, rc);
+	if (rc == 1) {
+		metrics_add(MC_RATE_LIMITED, 1);
+		return http_error_ex(r, 429, "too many tasks created, retry later", NULL, retry);
+	}
+	if (tasks_cfg.pending_max == 0)
+		return 0;
+	snprintf(uid, sizeof(uid), "%lld", (long long)owner);
+	if ((rc = db_exec(svc_db(), TS_PENDING, p, 1, &res)) != DB_OK)
+		return svc_db_error(r, rc);
+	if (util_parse_i64(db_get(res, 0, 0), INT64_MIN, INT64_MAX, &pending) == -1)
+		pending = 0;	/* the sum of the counters is a number */
+	db_res_free(res);
+	if (!tasks_pending_full(pending, tasks_cfg.pending_max))
+		return 0;
+	metrics_add(MC_RATE_LIMITED, 1);
+	return http_error_ex(r, 429, "too many pending tasks, retry when some are done", NULL,
+	    TASKS_PENDING_RETRY_S);
+}
+
 int
 tasks_h_create(struct http_req *r)
 {
@@ -102,6 +155,10 @@ tasks_h_create(struct http_req *r)
 	if (params != NULL && strlen(params) > TASKS_PARAMS_MAX) {
 		cJSON_free(params);
 		return http_error(r, 400, "parameters exceed 16 KiB", pparams);
+	}
+	if ((status = create_limited(r, user)) != 0) {
+		cJSON_free(params);
+		return status;
 	}
 	snprintf(uid, sizeof(uid), "%lld", (long long)user);
 	p[0] = ref;

@@ -1,6 +1,7 @@
 /*
  * logic.c: the task service's pure decisions: the closed vocabularies,
- * the status state machine, task references, query strings and paging.
+ * the status state machine, the pending cap, task references, query
+ * strings and paging.
  * No I/O; tested directly in tests/unit/test_tasks.c.
  */
 #include <stdio.h>
@@ -91,3 +92,8 @@ tasks_paging(const char *limit, const char *offset, int64_t *lim, int64_t *off, 
 	    lim, off, bad);
 }
 
+int
+tasks_pending_full(int64_t pending, int64_t max)
+{
+	return max > 0 && pending >= max;
+}

@@ -1,5 +1,9 @@
 /*
  * main.c: the task processing service (FastCGI, prefork under spawn-fcgi).
+ *
+ * Environment, besides svc_main's:
+ *   ESM_RATE_TASK_CREATE    tasks one caller may create per window, N/SECONDS or off (60/60)
+ *   ESM_TASKS_PENDING_MAX   pending tasks one user may have, 0 for no cap (1000)
  */
 #include "svc.h"
 #include "tasks.h"
@@ -18,7 +22,7 @@ main(int argc, char **argv)
 		.worker_metrics_stmt = TS_WORKER_METRICS,
 		.topics = topics,
 		.private_key = 0,
-		.init = NULL,
+		.init = tasks_init,
 	};
 	struct svc_def d = def;
 

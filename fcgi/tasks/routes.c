@@ -61,6 +61,12 @@ const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	    "RETURNING t.id, t.reference, t.task_type, t.user_id, p.status", 0 },
 	[TS_STATUS] = { "status", "SELECT status FROM tasks WHERE id = $1::bigint AND " VISIBLE, 1 },
 	[TS_WORKER_METRICS] = { "worker_metrics", WMETRICS_SELECT_SQL, 1 },
+	/* Creates per user (sql/tasks/0006), and the pending tasks of one from
+	 * the counters (0002): a few shard rows, never the tasks. */
+	[TS_RATE] = { "rate", RATELIMIT_SQL, 0 },
+	[TS_RATE_PURGE] = { "rate_purge", RATELIMIT_PURGE_SQL, 0 },
+	[TS_PENDING] = { "pending", "SELECT coalesce(sum(n), 0)::bigint FROM task_counts "
+	    "WHERE user_id = $1::bigint AND status = 'pending'", 1 },
 };
 
 const struct route tasks_routes[] = {

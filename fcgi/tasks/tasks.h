@@ -12,6 +12,7 @@
 #include "db.h"
 #include "query.h"
 #include "http.h"
+#include "ratelimit.h"
 #include "route.h"
 
 /* The topic of the events this service writes into its outbox. */
@@ -24,6 +25,11 @@
 #define TASKS_QVAL_MAX QUERY_VAL_MAX
 #define TASKS_QKEYS_MAX 8
 #define TASKS_REF_LEN 20		/* "TASK" + YYYYMMDD + 8 hex */
+#define TASKS_PENDING_MAX_CAP 1000000000LL	/* what ESM_TASKS_PENDING_MAX may say */
+/* Retry-After of a create refused for the pending cap: the queue drains at
+ * the runners' pace, which this service does not know; a guess of a few
+ * tasks' work. */
+#define TASKS_PENDING_RETRY_S 10
 
 enum tasks_stmt {
 	TS_OUTBOX,
@@ -35,10 +41,22 @@ enum tasks_stmt {
 	TS_CANCEL,
 	TS_STATUS,
 	TS_WORKER_METRICS,
+	TS_RATE,		/* shared/ratelimit.h: creates per user */
+	TS_RATE_PURGE,
+	TS_PENDING,		/* a user's pending tasks, from task_counts */
 	TS_COUNT_
 };
 
 extern const struct db_stmt tasks_stmts[TS_COUNT_];
+
+/* Configuration read once at start by tasks_init. */
+struct tasks_cfg {
+	struct rate create_rate;	/* ESM_RATE_TASK_CREATE, per caller */
+	int64_t pending_max;		/* ESM_TASKS_PENDING_MAX, per owner; 0: no cap */
+};
+extern struct tasks_cfg tasks_cfg;
+/* Reads tasks_cfg (exits at start-up on a malformed setting); 0. */
+int tasks_init(void);
 extern const struct route tasks_routes[];
 extern const size_t tasks_nroutes;
 
@@ -68,6 +86,10 @@ int tasks_valid_status(const char *s, size_t n);
 int tasks_transition_ok(const char *from, const char *to);
 /* 1 when a task in status may be cancelled. */
 int tasks_cancellable(const char *status);
+
+/* 1 when a user with pending tasks waiting may create no more under the
+ * cap max (0: no cap), else 0. */
+int tasks_pending_full(int64_t pending, int64_t max);
 
 /* Writes "TASK" + UTC YYYYMMDD of now_us + 8 uppercase hex of rnd into
  * out (TASKS_REF_LEN + 1 bytes). */

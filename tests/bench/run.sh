@@ -23,6 +23,8 @@ INST=${ESM_BENCH_INSTANCE:-bench}
 export ESM_PORT_OFFSET=${ESM_BENCH_OFFSET:-40000} ESM_TEST_INSTANCE=$INST
 # Rate limits would measure themselves; logging at warning keeps the disk out.
 export ESM_RATE_REGISTER=off ESM_RATE_LOGIN_ADDR=off ESM_RATE_LOGIN_USER=off
+# One user creates tasks as fast as it can, more than any user should.
+export ESM_RATE_TASK_CREATE=off ESM_TASKS_PENDING_MAX=0
 export ESM_LOG_LEVEL=${ESM_LOG_LEVEL:-warning}
 NPROC=$(nproc)
 export ESM_PROCS_USERS=${ESM_PROCS_USERS:-$NPROC} ESM_PROCS_AUTH=${ESM_PROCS_AUTH:-$NPROC}

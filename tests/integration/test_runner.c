@@ -6,7 +6,9 @@
  * its own settings and stops them.
  *
  * Checks: the whole life of a task (pending, processing, completed) with
- * its events, its notification and its mail; claim order; a cancel during
+ * its events, its notification and its mail; claim order; users take
+ * turns within a priority (one user's backlog does not hold another's
+ * task behind it); a cancel during
  * the work wins; kill -9 of a runner mid-work (the lease runs out, another
  * runner finishes every task exactly once); a runner that wakes after
  * losing its lease changes nothing; a task that keeps killing its
@@ -324,6 +326,51 @@ test_claim_order(void)
 	free(got);
 }
 
+/* Users take turns within a priority: a user with a backlog of 30 tasks
+ * does not hold another user's task of that priority behind it. The
+ * newcomer's task goes after at most the backlog's task of the same turn,
+ * so it waits about one task's work, while most of the backlog still
+ * waits. (Claims by age alone made it wait for the whole backlog, about
+ * 7 s here.) */
+static void
+test_fair_between_users(void)
+{
+	enum { N = 30, SLOTS = 2, WORK_MS = 500 };
+	struct flow_user a, b;
+	char sql[512];
+	int64_t bid, a_between, a_after, wait_ms;
+	int i;
+
+	CU_ASSERT_FATAL(flow_user(&a, "trwa", 0) == 0);
+	CU_ASSERT_FATAL(flow_user(&b, "trwb", 0) == 0);
+	for (i = 0; i < N; i++)
+		CU_ASSERT_FATAL(create(&a, "{\"priority\":\"high\"}", NULL) > 0);
+	/* data_processing at 25 %: 0.5 s a task, two at a time, 7.5 s for all */
+	CU_ASSERT_FATAL(runner_start(25, SLOTS, 30000, 3) >= 0);
+	CU_ASSERT_FATAL(wait_tasks(&a, "completed", 2, 30) >= 2);
+	CU_ASSERT_FATAL((bid = create(&b, "{\"priority\":\"high\"}", NULL)) > 0);
+	CU_ASSERT_EQUAL_FATAL(wait_tasks(&b, "completed", 1, 30), 1);
+	/* A's claims between B's create and B's claim: the one of B's turn,
+	 * and one more when a claim ran while B's create committed */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks t, tasks b WHERE b.id = %lld AND "
+	    "t.user_id = %lld AND t.started_at > b.created_at AND t.started_at < b.started_at",
+	    (long long)bid, (long long)a.id);
+	a_between = flow_count("tasks", sql);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks t, tasks b WHERE b.id = %lld AND "
+	    "t.user_id = %lld AND (t.started_at IS NULL OR t.started_at > b.started_at)",
+	    (long long)bid, (long long)a.id);
+	a_after = flow_count("tasks", sql);
+	snprintf(sql, sizeof(sql), "SELECT (extract(epoch FROM started_at - created_at) * 1000)::bigint "
+	    "FROM tasks WHERE id = %lld", (long long)bid);
+	wait_ms = itest_sql_int("tasks", sql);
+	if (a_between > SLOTS || a_after < N / 2 || wait_ms > 4 * WORK_MS)
+		fprintf(stderr, "  B's task waited %lld ms, %lld of A's tasks were claimed meanwhile, "
+		    "%lld after it\n", (long long)wait_ms, (long long)a_between, (long long)a_after);
+	CU_ASSERT(a_between <= SLOTS);
+	CU_ASSERT(a_after >= N / 2);
+	CU_ASSERT(wait_ms >= 0 && wait_ms <= 4 * WORK_MS);
+}
+
 /* A cancel while the runner works on a task wins: the task stays
  * cancelled, the work's result is dropped, no completed event. */
 static void
@@ -578,6 +625,7 @@ test_pg_restart(void)
 static CU_TestInfo tests[] = {
 	{ "pending, processing, completed: events, notification, mail", test_lifecycle },
 	{ "claims go by priority, then age", test_claim_order },
+	{ "users take turns within a priority", test_fair_between_users },
 	{ "a cancel during the work wins", test_cancel_during_work },
 	{ "kill -9 mid-work: taken over, finished exactly once", test_kill9_takeover },
 	{ "a runner that lost its lease changes nothing", test_stale_runner_fenced },

@@ -2,8 +2,9 @@
  * test_tasks.c: the task service against the running stack: create (defaults,
  * every field, admin on behalf of another user), get, list (filters, paging
  * edges, bad paging), cancel (every state rule, concurrent cancels), another
- * user's task is 404, the bad input table for these endpoints, and the
- * task events in the outbox.
+ * user's task is 404, the bad input table for these endpoints, the task
+ * events in the outbox, and the limits on creating tasks (per user rate and
+ * pending cap, as the stack's environment sets them: tests/run.sh).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -493,6 +494,149 @@ test_bad_input_table(void)
 	CU_ASSERT_EQUAL(flow_count("tasks", "SELECT count(*) FROM outbox"), outbox0);
 }
 
+/* Setting name of the stack's environment as a positive integer up to max
+ * (the part before a '/' for a rate), or -1 with a failure: a limit that is
+ * off or absent cannot be tested. */
+static long
+limit_setting(const char *name, long max, long *window)
+{
+	const char *v = getenv(name);
+	char *end = NULL;
+	long n = v ? strtol(v, &end, 10) : -1, w = 0;
+
+	if (end != NULL && window != NULL && *end == '/') {
+		w = strtol(end + 1, &end, 10);
+		*window = w;
+	}
+	if (v == NULL || end == v || *end != '\0' || n < 1 || n > max || (window && w < 1)) {
+		fprintf(stderr, "  %s=%s: the test needs it on and at most %ld (tests/run.sh sets it)\n",
+		    name, v ? v : "(unset)", max);
+		CU_FAIL("task limit setting");
+		return -1;
+	}
+	return n;
+}
+
+static int64_t
+count_tasks_of(const struct flow_user *u, const char *status)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks WHERE user_id = %lld%s%s%s",
+	    (long long)u->id, status ? " AND status = '" : "", status ? status : "", status ? "'" : "");
+	return flow_count("tasks", sql);
+}
+
+/* A 429 in the contract's shape with a Retry-After of 1..max seconds. */
+static void
+assert_429(const struct itest_resp *r, long max)
+{
+	char ra[16];
+	long s;
+
+	CU_ASSERT(itest_is_problem(r, 429, "TOO_MANY_REQUESTS"));
+	CU_ASSERT_FATAL(itest_header(r, "Retry-After", ra, sizeof(ra)) != NULL);
+	s = strtol(ra, NULL, 10);
+	if (s < 1 || s > max)
+		fprintf(stderr, "  Retry-After %s, want 1..%ld\n", ra, max);
+	CU_ASSERT(s >= 1 && s <= max);
+}
+
+/* ESM_RATE_TASK_CREATE: N creates per window and user, the next is 429
+ * with Retry-After and creates nothing; other users, and an administrator
+ * creating for this one, have buckets of their own. */
+static void
+test_create_rate_limit(void)
+{
+	struct flow_user u, v, admin;
+	struct itest_resp r;
+	char body[64];
+	long n, window = 0, i, ok = 0;
+
+	CU_ASSERT_FATAL((n = limit_setting("ESM_RATE_TASK_CREATE", 1000, &window)) > 0);
+	CU_ASSERT_FATAL(flow_user(&u, "tru", 0) == 0);
+	CU_ASSERT_FATAL(flow_user(&v, "trv", 0) == 0);
+	CU_ASSERT_FATAL(flow_user(&admin, "tra", 1) == 0);
+	for (i = 0; i < n; i++) {
+		itest_json("POST", "gateway", TASKS, "{}", u.access, &r);
+		ok += r.status == 201;
+		if (r.status != 201)
+			fprintf(stderr, "  create %ld of %ld: %ld %.200s\n", i + 1, n, r.status, r.body);
+		itest_resp_free(&r);
+	}
+	CU_ASSERT_EQUAL_FATAL(ok, n);
+	itest_json("POST", "gateway", TASKS, "{\"priority\":\"high\"}", u.access, &r);
+	assert_429(&r, window);
+	CU_ASSERT(strstr(r.body, "too many tasks") != NULL);
+	itest_resp_free(&r);
+	CU_ASSERT_EQUAL(count_tasks_of(&u, NULL), n);
+	/* another user meanwhile */
+	CU_ASSERT(create(&v, "{}") > 0);
+	/* an administrator's creates count in the administrator's bucket */
+	snprintf(body, sizeof(body), "{\"userId\":%lld}", (long long)u.id);
+	CU_ASSERT(create(&admin, body) > 0);
+	CU_ASSERT_EQUAL(count_tasks_of(&u, NULL), n + 1);
+	/* still refused within the window */
+	itest_json("POST", "gateway", TASKS, "{}", u.access, &r);
+	assert_429(&r, window);
+	itest_resp_free(&r);
+}
+
+/* ESM_TASKS_PENDING_MAX: with that many of an owner's tasks pending, a
+ * create for the owner is 429 with Retry-After, whoever asks; tasks that
+ * are no longer pending do not count. */
+static void
+test_pending_cap(void)
+{
+	struct flow_user u, v, admin;
+	struct itest_resp r;
+	char sql[768], body[64];
+	long cap;
+	int64_t id;
+
+	CU_ASSERT_FATAL((cap = limit_setting("ESM_TASKS_PENDING_MAX", 10000, NULL)) > 0);
+	CU_ASSERT_FATAL(flow_user(&u, "tpu", 0) == 0);
+	CU_ASSERT_FATAL(flow_user(&v, "tpv", 0) == 0);
+	CU_ASSERT_FATAL(flow_user(&admin, "tpa", 1) == 0);
+	/* all but one of the cap waiting already, put in directly: the rate
+	 * limit stays out of the way */
+	snprintf(sql, sizeof(sql), "INSERT INTO tasks (reference, task_type, user_id, priority) "
+	    "SELECT 'TASK' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') || "
+	    "upper(substr(md5(random()::text || g::text), 1, 8)), 'data_processing', %lld, 'low' "
+	    "FROM generate_series(1, %ld) g", (long long)u.id, cap - 1);
+	CU_ASSERT_FATAL(itest_sql_exec("tasks", sql) == 0);
+	CU_ASSERT_FATAL((id = create(&u, "{}")) > 0);
+	CU_ASSERT_EQUAL(count_tasks_of(&u, "pending"), cap);
+	itest_json("POST", "gateway", TASKS, "{}", u.access, &r);
+	assert_429(&r, 3600);
+	CU_ASSERT(strstr(r.body, "pending") != NULL);
+	itest_resp_free(&r);
+	/* the cap is the owner's: an administrator is refused for u too */
+	snprintf(body, sizeof(body), "{\"userId\":%lld}", (long long)u.id);
+	itest_json("POST", "gateway", TASKS, body, admin.access, &r);
+	assert_429(&r, 3600);
+	itest_resp_free(&r);
+	CU_ASSERT_EQUAL(count_tasks_of(&u, NULL), cap);
+	/* others are not held up */
+	CU_ASSERT(create(&v, "{}") > 0);
+	/* a cancelled task makes room for one */
+	snprintf(body, sizeof(body), TASKS "/%lld/cancel", (long long)id);
+	itest_http("PUT", "gateway", body, NULL, NULL, 0, u.access, NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	itest_resp_free(&r);
+	CU_ASSERT(create(&u, "{}") > 0);
+	itest_json("POST", "gateway", TASKS, "{}", u.access, &r);
+	assert_429(&r, 3600);
+	itest_resp_free(&r);
+	/* finished tasks are not pending */
+	snprintf(sql, sizeof(sql), "UPDATE tasks SET status = 'completed', completed_at = now() "
+	    "WHERE id IN (SELECT id FROM tasks WHERE user_id = %lld AND status = 'pending' LIMIT 3)",
+	    (long long)u.id);
+	CU_ASSERT_FATAL(itest_sql_exec("tasks", sql) == 0);
+	CU_ASSERT(create(&u, "{}") > 0);
+	CU_ASSERT_EQUAL(count_tasks_of(&u, "pending"), cap - 2);
+}
+
 static CU_TestInfo tests[] = {
 	{ "create with defaults, event in the outbox", test_create_defaults },
 	{ "create with every field, admin for another user", test_create_fields },
@@ -502,6 +646,8 @@ static CU_TestInfo tests[] = {
 	{ "concurrent cancels: exactly one wins", test_concurrent_cancel },
 	{ "list totals: counters match the rows", test_counts_match_rows },
 	{ "bad input table", test_bad_input_table },
+	{ "creates per user are rate limited: 429, Retry-After", test_create_rate_limit },
+	{ "a user's pending tasks are capped: 429, Retry-After", test_pending_cap },
 	CU_TEST_INFO_NULL,
 };
 ITEST_SUITE(tasks, tests)

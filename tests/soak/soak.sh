@@ -11,6 +11,8 @@ cd "$ROOT"
 INST=soak
 export ESM_PORT_OFFSET=50000 ESM_TEST_INSTANCE=$INST
 export ESM_RATE_REGISTER=off ESM_RATE_LOGIN_ADDR=off ESM_RATE_LOGIN_USER=off
+# One user creates tasks as fast as it can, more than any user should.
+export ESM_RATE_TASK_CREATE=off ESM_TASKS_PENDING_MAX=0
 export ESM_LOG_LEVEL=${ESM_LOG_LEVEL:-warning}
 MINUTES=${SOAK_MINUTES:-10}
 trap 'scripts/stack.sh stop "$INST" >/dev/null 2>&1 || true' EXIT

@@ -283,12 +283,36 @@ test_pagination_write(void)
 	buf_free(&b);
 }
 
+/* The pending cap: reached at max waiting, 0 turns it off; the task
+ * settings' rate has the syntax of every ESM_RATE_*. */
+static void
+test_pending_cap(void)
+{
+	struct rate rt;
+
+	CU_ASSERT_EQUAL(tasks_pending_full(0, 1000), 0);
+	CU_ASSERT_EQUAL(tasks_pending_full(999, 1000), 0);
+	CU_ASSERT_EQUAL(tasks_pending_full(1000, 1000), 1);
+	CU_ASSERT_EQUAL(tasks_pending_full(5000, 1000), 1);
+	CU_ASSERT_EQUAL(tasks_pending_full(1, 1), 1);
+	CU_ASSERT_EQUAL(tasks_pending_full(0, 1), 0);
+	/* 0: no cap, however many wait */
+	CU_ASSERT_EQUAL(tasks_pending_full(0, 0), 0);
+	CU_ASSERT_EQUAL(tasks_pending_full(INT64_MAX, 0), 0);
+	CU_ASSERT_EQUAL(ratelimit_parse("60/60", &rt), 0);
+	CU_ASSERT_EQUAL(rt.limit, 60);
+	CU_ASSERT_EQUAL(rt.window_s, 60);
+	CU_ASSERT_EQUAL(ratelimit_parse("off", &rt), 0);
+	CU_ASSERT_EQUAL(rt.limit, 0);
+}
+
 static CU_TestInfo tests[] = {
 	{ "vocabulary", test_vocabulary },
 	{ "state machine", test_state_machine },
 	{ "task reference", test_reference },
 	{ "query string", test_query_parse },
 	{ "paging arguments", test_paging },
+	{ "pending cap", test_pending_cap },
 	{ "pagination object", test_pagination_json },
 	{ "pagination written directly", test_pagination_write },
 	{ "task object written from a row", test_task_write },

@@ -1,7 +1,8 @@
 /*
  * runner.h: the task runner. It claims pending tasks of the task database
- * (highest priority, then oldest; SKIP LOCKED, so any number of runners
- * share the queue), works on up to ESM_TASKRUNNER_SLOTS of them at once,
+ * (highest priority; within it users take turns, each turn the user's
+ * oldest task: sql/tasks/0007; SKIP LOCKED, so any number of runners share
+ * the queue), works on up to ESM_TASKRUNNER_SLOTS of them at once,
  * reports progress, and completes them; every status change commits with
  * its task_status_changed event in the outbox, which the relay publishes.
  *

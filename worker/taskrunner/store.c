@@ -30,13 +30,16 @@ const struct db_stmt runner_stmts[RS_COUNT_] = {
 	    ", updated_at = now() FROM (SELECT id FROM tasks WHERE status = 'processing' AND "
 	    "(lease_until IS NULL OR lease_until < now()) ORDER BY lease_until NULLS FIRST, id "
 	    "LIMIT 1 FOR UPDATE SKIP LOCKED) c WHERE t.id = c.id RETURNING " RUNNER_COLS, 0 },
-	/* task_priority_rank is inlined, so the tasks_queue index (0004) gives
-	 * the order and SKIP LOCKED passes over what other runners hold. */
+	/* Priority, then the task's turn among its priority's users (fair_tag,
+	 * set on insert: sql/tasks/0007), then age. task_priority_rank is
+	 * inlined, so the tasks_queue index gives the order and SKIP LOCKED
+	 * passes over what other runners hold. */
 	[RS_CLAIM] = { "claim",
 	    "UPDATE tasks t SET status = 'processing', progress = 0, attempts = t.attempts + 1, "
 	    "lease_until = " RUNNER_LEASE ", started_at = now(), updated_at = now() "
 	    "FROM (SELECT id FROM tasks WHERE status = 'pending' ORDER BY task_priority_rank(priority), "
-	    "created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) c WHERE t.id = c.id RETURNING " RUNNER_COLS, 0 },
+	    "fair_tag, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) c WHERE t.id = c.id RETURNING "
+	    RUNNER_COLS, 0 },
 	[RS_PROGRESS] = { "progress",
 	    "UPDATE tasks SET progress = $4::int, lease_until = " RUNNER_LEASE ", updated_at = now() "
 	    "WHERE id = $2::bigint AND status = 'processing' AND attempts = $3::int", 0 },
