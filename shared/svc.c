@@ -426,8 +426,8 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	}
 	/* Public keys of earlier signing keys, kept while their tokens live. */
 	if (token_keys_load_previous(&g_keys, cfg_str("ESM_JWT_PREVIOUS_KEY_FILES", NULL)) == -1) {
-		log_crit("cannot load ESM_JWT_PREVIOUS_KEY_FILES: %s (at most %d files, "
-		    "comma-separated, none the current key)", strerror(errno), TOKEN_PREVIOUS_MAX);
+		log_crit("cannot load ESM_JWT_PREVIOUS_KEY_FILES: %s (public key files, "
+		    "comma-separated, at most %d)", strerror(errno), TOKEN_PREVIOUS_MAX);
 		return 1;
 	}
 	g_have_keys = 1;

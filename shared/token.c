@@ -557,22 +557,18 @@ token_keys_load_previous(struct token_keys *k, const char *list)
 		}
 		memcpy(path, s, n);
 		path[n] = '\0';
-		if (k->nprevious >= TOKEN_PREVIOUS_MAX) {
-			errno = E2BIG;
-			return -1;
-		}
 		if (read_key(path, p.pk, sizeof(p.pk), 0) != 0)
 			return -1;
 		make_kid(p.pk, p.kid);
-		/* The same key twice would list one kid twice in the JWK Set, and
-		 * the current key named as previous means the rotation was not
-		 * done: either way the configuration says something else than
-		 * its author thinks. */
-		if (key_for(k, p.kid) != NULL) {
-			errno = EEXIST;
-			return -1;
+		/* A key the set has already (the current one, during a rollout
+		 * over several hosts) verifies as it is: listed once. */
+		if (key_for(k, p.kid) == NULL) {
+			if (k->nprevious >= TOKEN_PREVIOUS_MAX) {
+				errno = E2BIG;
+				return -1;
+			}
+			k->previous[k->nprevious++] = p;
 		}
-		k->previous[k->nprevious++] = p;
 		if (e == NULL)
 			return 0;
 		s = e + 1;

@@ -64,10 +64,10 @@ int token_keygen(const char *dir) ESM_WUR;
  * without previous keys. 0 / -1. */
 int token_keys_load(struct token_keys *k, const char *pk_path, const char *sk_path) ESM_WUR;
 /* Adds the public key files of the comma-separated list (NULL or "": none)
- * to k as previous, verification-only keys. 0 / -1 with errno: E2BIG for
- * more than TOKEN_PREVIOUS_MAX in all, EEXIST for a key the set has already
- * (a mistake in the configuration, not something to ignore), EINVAL for an
- * empty name or a bad file, else open's; k keeps the keys added before. */
+ * to k as previous, verification-only keys; a key k has already (the
+ * current one too) is skipped. 0 / -1 with errno: E2BIG for more than
+ * TOKEN_PREVIOUS_MAX different ones, EINVAL for an empty name or a bad file,
+ * else open's; k keeps the keys added before. */
 int token_keys_load_previous(struct token_keys *k, const char *list) ESM_WUR;
 
 /* Signs claims (sub, username, roles, iat, exp, jti, sid as given) with the

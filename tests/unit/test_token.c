@@ -1081,12 +1081,12 @@ test_jwks_rotation(void)
 	rot_remove(&r);
 }
 
-/* ESM_JWT_PREVIOUS_KEY_FILES: a comma-separated list, each file once, the
- * current key never, at most TOKEN_PREVIOUS_MAX; a bad entry fails the start. */
+/* ESM_JWT_PREVIOUS_KEY_FILES: a comma-separated list; a key already in the
+ * set counts once; at most TOKEN_PREVIOUS_MAX; a bad entry fails the start. */
 static void
 test_previous_files(void)
 {
-	struct token_keys S;
+	struct token_keys S, B;
 	char list[512];
 	struct rot r;
 
@@ -1098,16 +1098,15 @@ test_previous_files(void)
 	snprintf(list, sizeof(list), "%s,%s", r.pub[1], r.pub[2]);
 	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), 0);
 	CU_ASSERT_EQUAL(S.nprevious, 2);
-	/* Each key once, and the current key is not a previous one. */
+	/* Each key once: the current key or a repeated one is not listed again. */
 	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[0], NULL) == 0);
 	CU_ASSERT_EQUAL(S.nprevious, 0);
-	snprintf(list, sizeof(list), "%s,%s", r.pub[1], r.pub[1]);
-	errno = 0;
-	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), -1);
-	CU_ASSERT_EQUAL(errno, EEXIST);
+	snprintf(list, sizeof(list), "%s,%s,%s", r.pub[1], r.pub[0], r.pub[1]);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), 0);
+	CU_ASSERT_EQUAL(S.nprevious, 1);
+	CU_ASSERT_FATAL(token_keys_load(&B, r.pub[1], NULL) == 0);
+	CU_ASSERT_STRING_EQUAL(S.previous[0].kid, B.kid);
 	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[0], NULL) == 0);
-	CU_ASSERT_EQUAL(token_keys_load_previous(&S, r.pub[0]), -1);
-	CU_ASSERT_EQUAL(errno, EEXIST);
 	/* Empty names, missing files, a secret key where a public one belongs. */
 	snprintf(list, sizeof(list), "%s,", r.pub[1]);
 	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), -1);
@@ -1125,6 +1124,7 @@ test_previous_files(void)
 	snprintf(list, sizeof(list), "%s,%s,%s", r.pub[1], r.pub[2], r.pub[3]);
 	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), 0);
 	CU_ASSERT_EQUAL(S.nprevious, 3);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, r.pub[2]), 0);
 	CU_ASSERT_EQUAL(token_keys_load_previous(&S, r.pub[4]), -1);
 	CU_ASSERT_EQUAL(errno, E2BIG);
 	CU_ASSERT_EQUAL(S.nprevious, 3);
