@@ -6,6 +6,7 @@
 # keys/, secrets/, pid files, env (what programs and tests need).
 #
 #   scripts/stack.sh start|stop|status|restart-pg|broker-down|broker-up|env run|test
+#   scripts/stack.sh rotate-keys|retire-keys run|test
 #   scripts/stack.sh kafka-stop|kafka-kill|kafka-start|kafka-pause|kafka-resume run|test NODE
 #
 # Kafka: ESM_KAFKA=embedded (default) or apache (Apache Kafka, KRaft, from
@@ -24,7 +25,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 {start|stop|status|restart-pg|broker-down|broker-up|env} {run|test}" >&2
+	echo "usage: $0 {start|stop|status|restart-pg|broker-down|broker-up|env|rotate-keys|retire-keys} {run|test}" >&2
 	echo "       $0 {kafka-stop|kafka-kill|kafka-start|kafka-pause|kafka-resume} {run|test} NODE" >&2
 	exit 2
 }
@@ -712,7 +713,7 @@ write_env() {
 			ESM_KAFKA_NODES | ESM_KAFKA_SECURITY | ESM_ROOT | ESM_VAR | ESM_INSTANCE) continue ;;
 			ESM_LIBRDKAFKA | ESM_LIBRDKAFKA_LIB) continue ;;
 			ESM_KAFKA_SECURITY_PROTOCOL | ESM_KAFKA_SSL_CA_FILE | ESM_KAFKA_SASL_*) [ "$KAFKA_KIND" = external ] || continue ;;
-			ESM_JWT_PUBLIC_KEY_FILE | ESM_JWT_PRIVATE_KEY_FILE | ESM_WORKER_NAME) continue ;;
+			ESM_JWT_PUBLIC_KEY_FILE | ESM_JWT_PRIVATE_KEY_FILE | ESM_JWT_PREVIOUS_KEY_FILES | ESM_WORKER_NAME) continue ;;
 			ESM_SMTP_URL | ESM_SMTP_EMBEDDED | ESM_MAILDIR) continue ;;
 			esac
 			echo "export $name=$(sq "${!name}")"
@@ -756,6 +757,7 @@ write_env() {
 			echo "export ESM_DSN_$(upper "$name")=$(sq "$(dsn "$db" "$role")")"
 		done <<<"$WORKERS"
 		echo "export ESM_JWT_PUBLIC_KEY_FILE=$(sq "$VAR/keys/ed25519.pub")"
+		if [ -f "$VAR/keys/previous.pub" ]; then echo "export ESM_JWT_PREVIOUS_KEY_FILES=$(sq "$VAR/keys/previous.pub")"; else echo "unset ESM_JWT_PREVIOUS_KEY_FILES"; fi
 		[ -z "$SMTP_URL" ] || echo "export ESM_SMTP_URL=$(sq "$SMTP_URL")"
 		[ -z "$MAILDIR" ] || echo "export ESM_MAILDIR=$(sq "$MAILDIR")"
 		[ -z "$MAILDIR" ] || echo "export ESM_SMTP_EMBEDDED=1"
@@ -818,7 +820,8 @@ pools_start() {
 		[ -x "$BIN/esm-$svc" ] || { say "esm-$svc not built, skipped"; continue; }
 		pidf=$VAR/$svc.pids n=$(procs "$svc")
 		up=$(pids_alive "$pidf" "esm-$svc" | wc -l)
-		if [ "$up" -gt 0 ] && [ "$up" -eq "$(wc -w <"$pidf")" ] && ! stale "$pidf" "$BIN/esm-$svc"; then
+		# keys/ changes when a key file comes or goes (rotate-keys, retire-keys).
+		if [ "$up" -gt 0 ] && [ "$up" -eq "$(wc -w <"$pidf")" ] && ! stale "$pidf" "$BIN/esm-$svc" "$VAR/keys"; then
 			say "$svc pool already running ($up processes)"
 			continue
 		fi
@@ -958,6 +961,36 @@ internal_secret_setup() {
 	[ -s "$f" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f")
 }
 export ESM_INTERNAL_SECRET_FILE=$VAR/secrets/internal.secret
+
+# ---- signing keys --------------------------------------------------------------
+
+# keys/ed25519.key and .pub sign and verify; keys/previous.pub, while it
+# exists, is the key before them, which only verifies
+# (ESM_JWT_PREVIOUS_KEY_FILES). rotate-keys makes a new pair the signing
+# one and keeps the old public key as previous.pub (replacing an older
+# one); retire-keys removes previous.pub once the old key's tokens have
+# expired (ESM_ACCESS_TTL_S + 30 s). Both are followed by a start, which
+# rewrites the env file and restarts the pools, as keys/ changed.
+keys_rotate() {
+	local k=$VAR/keys
+	[ -s "$k/ed25519.key" ] || die "no signing key in $k yet: start the stack first"
+	[ -x "$BIN/esm-auth" ] || die "build/bin/esm-auth not built"
+	rm -rf "$k/new"
+	mkdir -m 0700 "$k/new"
+	"$BIN/esm-auth" --keygen "$k/new" >>"$LOG/auth.log" 2>&1 ||
+		die "esm-auth --keygen failed, see $LOG/auth.log"
+	cp "$k/ed25519.pub" "$k/previous.pub.tmp"
+	mv "$k/previous.pub.tmp" "$k/previous.pub"
+	mv "$k/new/ed25519.pub" "$k/ed25519.pub"
+	mv "$k/new/ed25519.key" "$k/ed25519.key"
+	rmdir "$k/new"
+	say "keys rotated: a new signing key, the old public key verifies until retire-keys"
+}
+keys_retire() {
+	[ -f "$VAR/keys/previous.pub" ] || { say "no previous key to retire"; return 0; }
+	rm -f "$VAR/keys/previous.pub"
+	say "previous key retired: its tokens are refused"
+}
 
 # ---- commands ------------------------------------------------------------------
 
@@ -1099,5 +1132,7 @@ kafka-stop | kafka-kill | kafka-start | kafka-pause | kafka-resume)
 	say "kafka node $NODE: ${CMD#kafka-}"
 	;;
 env) echo "$ENVF" ;;
+rotate-keys) keys_rotate && start ;;
+retire-keys) keys_retire && start ;;
 *) usage ;;
 esac

@@ -2,6 +2,7 @@
  * svc.c: see svc.h. Start-up may exit on bad configuration; once the accept
  * loop runs, every failure becomes a reply.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +422,12 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	    token_keys_load(&g_keys, pk, sk) == -1) {
 		log_crit("cannot load the token keys (ESM_JWT_PUBLIC_KEY_FILE%s)",
 		    def->private_key ? ", ESM_JWT_PRIVATE_KEY_FILE" : "");
+		return 1;
+	}
+	/* Public keys of earlier signing keys, kept while their tokens live. */
+	if (token_keys_load_previous(&g_keys, cfg_str("ESM_JWT_PREVIOUS_KEY_FILES", NULL)) == -1) {
+		log_crit("cannot load ESM_JWT_PREVIOUS_KEY_FILES: %s (public key files, "
+		    "comma-separated, at most %d)", strerror(errno), TOKEN_PREVIOUS_MAX);
 		return 1;
 	}
 	g_have_keys = 1;

@@ -2,8 +2,9 @@
  * token.c: Ed25519 JWTs, their key files, the JWK Set and refresh token
  * hashes. Verification trusts nothing before the signature: it checks the
  * shape and the pinned header, then the signature, and only then reads the
- * claims; a kid must name the key. Key rotation (several keys, lookup by kid)
- * is left out.
+ * claims; a kid must name a key of the set, and that key alone is tried.
+ * Loading keys from anywhere but files, and reloading them while running,
+ * are left out: a service reads its keys once, at start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -168,7 +169,7 @@ json_object(unsigned char *p, size_t n)
 /* The header is read before the signature is checked, so it may only say
  * what we sign: alg EdDSA, optionally typ JWT and a string kid. Refusing
  * anything else (crit, jku, x5u, a repeated alg) leaves nothing to exploit.
- * A kid, when given, is returned in *kid (else NULL): it must name our key. */
+ * A kid, when given, is returned in *kid (else NULL): it must name a key. */
 static int
 header_ok(const cJSON *h, const char **kid)
 {
@@ -253,6 +254,22 @@ claims_parse(const cJSON *p, struct token_claims *c)
 	return 0;
 }
 
+/* The public key of k that kid names, the current one when kid is NULL (a
+ * token from before rotation, or from elsewhere: RFC 7515 makes kid
+ * optional); NULL when k has no such key. */
+static const unsigned char *
+key_for(const struct token_keys *k, const char *kid)
+{
+	int i;
+
+	if (kid == NULL || strcmp(kid, k->kid) == 0)
+		return k->pk;
+	for (i = 0; i < k->nprevious && i < TOKEN_PREVIOUS_MAX; i++)
+		if (strcmp(kid, k->previous[i].kid) == 0)
+			return k->previous[i].pk;
+	return NULL;
+}
+
 /* 1 when claims are valid at now, give or take leeway_s (>= 0). exp, iat
  * and nbf are at most 2^53, so now +- leeway is the only sum that could
  * overflow; a clock that far off is a caller bug. */
@@ -273,6 +290,7 @@ token_verify(const struct token_keys *k, const char *jwt, size_t len, int64_t no
 	cJSON *hdr = NULL, *pl = NULL;
 	struct token_claims c;
 	const char *kid = NULL;
+	const unsigned char *pk;
 
 	memset(&c, 0, sizeof(c));
 	if (jwt == NULL || len == 0 || len > TOKEN_MAX_LEN || sodium_init() < 0)
@@ -292,12 +310,13 @@ token_verify(const struct token_keys *k, const char *jwt, size_t len, int64_t no
 		goto out;
 	if ((hdr = json_object(hb, hn)) == NULL || !header_ok(hdr, &kid))
 		goto out;
-	/* A key id we do not have: not signed by our key, whatever it is. */
-	if (kid != NULL && strcmp(kid, k->kid) != 0) {
+	/* A key id we do not have: not signed by our keys, whatever it is. Only
+	 * the key named is tried, so a retired key never counts again. */
+	if ((pk = key_for(k, kid)) == NULL) {
 		res = TOKEN_BAD_SIGNATURE;
 		goto out;
 	}
-	if (crypto_sign_verify_detached(sig, (const unsigned char *)jwt, (size_t)(d2 - jwt), k->pk) != 0) {
+	if (crypto_sign_verify_detached(sig, (const unsigned char *)jwt, (size_t)(d2 - jwt), pk) != 0) {
 		res = TOKEN_BAD_SIGNATURE;
 		goto out;
 	}
@@ -330,28 +349,44 @@ token_has_role(const struct token_claims *c, const char *role)
 	return 0;
 }
 
-char *
-token_jwks(const struct token_keys *k)
+/* Appends the JWK of one public key to the array keys. 0 / -1. */
+static int
+jwk_add(cJSON *keys, const unsigned char pk[32], const char *kid)
 {
-	cJSON *set = NULL, *keys, *jwk;
-	char x[sodium_base64_ENCODED_LEN(32, B64)], *res = NULL;
+	char x[sodium_base64_ENCODED_LEN(32, B64)];
+	cJSON *jwk;
 
-	sodium_bin2base64(x, sizeof(x), k->pk, sizeof(k->pk), B64);
-	if ((set = cJSON_CreateObject()) == NULL ||
-	    (keys = cJSON_AddArrayToObject(set, "keys")) == NULL ||
-	    (jwk = cJSON_CreateObject()) == NULL)
-		goto out;
+	sodium_bin2base64(x, sizeof(x), pk, 32, B64);
+	if ((jwk = cJSON_CreateObject()) == NULL)
+		return -1;
 	if (!cJSON_AddItemToArray(keys, jwk)) {
 		cJSON_Delete(jwk);
-		goto out;
+		return -1;
 	}
 	if (cJSON_AddStringToObject(jwk, "kty", "OKP") == NULL ||
 	    cJSON_AddStringToObject(jwk, "crv", "Ed25519") == NULL ||
 	    cJSON_AddStringToObject(jwk, "x", x) == NULL ||
-	    cJSON_AddStringToObject(jwk, "kid", k->kid) == NULL ||
+	    cJSON_AddStringToObject(jwk, "kid", kid) == NULL ||
 	    cJSON_AddStringToObject(jwk, "alg", "EdDSA") == NULL ||
 	    cJSON_AddStringToObject(jwk, "use", "sig") == NULL)
+		return -1;
+	return 0;
+}
+
+char *
+token_jwks(const struct token_keys *k)
+{
+	cJSON *set = NULL, *keys;
+	char *res = NULL;
+	int i;
+
+	if ((set = cJSON_CreateObject()) == NULL ||
+	    (keys = cJSON_AddArrayToObject(set, "keys")) == NULL ||
+	    jwk_add(keys, k->pk, k->kid) != 0)
 		goto out;
+	for (i = 0; i < k->nprevious && i < TOKEN_PREVIOUS_MAX; i++)
+		if (jwk_add(keys, k->previous[i].pk, k->previous[i].kid) != 0)
+			goto out;
 	res = cJSON_PrintUnformatted(set);
 out:
 	cJSON_Delete(set);
@@ -502,6 +537,45 @@ out:
 }
 
 int
+token_keys_load_previous(struct token_keys *k, const char *list)
+{
+	char path[PATH_MAX];
+	struct token_pub p;
+	const char *s = list, *e;
+	size_t n;
+
+	if (list == NULL || *list == '\0')
+		return 0;
+	if (sodium_init() < 0)
+		return -1;
+	for (;;) {
+		e = strchr(s, ',');
+		n = e != NULL ? (size_t)(e - s) : strlen(s);
+		if (n == 0 || n >= sizeof(path)) {
+			errno = n == 0 ? EINVAL : ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(path, s, n);
+		path[n] = '\0';
+		if (read_key(path, p.pk, sizeof(p.pk), 0) != 0)
+			return -1;
+		make_kid(p.pk, p.kid);
+		/* A key the set has already (the current one, during a rollout
+		 * over several hosts) verifies as it is: listed once. */
+		if (key_for(k, p.kid) == NULL) {
+			if (k->nprevious >= TOKEN_PREVIOUS_MAX) {
+				errno = E2BIG;
+				return -1;
+			}
+			k->previous[k->nprevious++] = p;
+		}
+		if (e == NULL)
+			return 0;
+		s = e + 1;
+	}
+}
+
+int
 token_refresh_new(char out[TOKEN_REFRESH_LEN + 1], char hash_hex[65])
 {
 	unsigned char raw[32];
@@ -534,9 +608,11 @@ token_refresh_hash(const char *tok, size_t len, char hash_hex[65])
 /* A prefork process sees the same few tokens again and again (a client
  * keeps its access token for 15 minutes), and Ed25519 verification is the
  * costliest step of an authenticated request. Verified claims are kept in a
- * small direct-mapped table keyed by BLAKE2b-128 of the key and the token;
- * the time window is checked again on every hit. Only verified tokens are
- * stored, so a forged token always takes the full path. */
+ * small direct-mapped table keyed by BLAKE2b-128 of every public key of the
+ * set and the token, so a set without the key that signed (a retired key)
+ * never finds the entry; the time window is checked again on every hit.
+ * Only verified tokens are stored, so a forged token always takes the full
+ * path. */
 #define TOKEN_CACHE_SLOTS 64
 
 static struct {
@@ -545,11 +621,29 @@ static struct {
 	struct token_claims c;
 } token_cache[TOKEN_CACHE_SLOTS];
 
+/* BLAKE2b-128 of the set's public keys, in order, and the token. 0 / -1. */
+static int
+cache_key(const struct token_keys *k, const char *jwt, size_t len, unsigned char h[16])
+{
+	crypto_generichash_state st;
+	int i;
+
+	if (crypto_generichash_init(&st, NULL, 0, 16) != 0 ||
+	    crypto_generichash_update(&st, k->pk, sizeof(k->pk)) != 0)
+		return -1;
+	for (i = 0; i < k->nprevious && i < TOKEN_PREVIOUS_MAX; i++)
+		if (crypto_generichash_update(&st, k->previous[i].pk, sizeof(k->previous[i].pk)) != 0)
+			return -1;
+	if (crypto_generichash_update(&st, (const unsigned char *)jwt, len) != 0 ||
+	    crypto_generichash_final(&st, h, 16) != 0)
+		return -1;
+	return 0;
+}
+
 enum token_result
 token_verify_cached(const struct token_keys *k, const char *jwt, size_t len, int64_t now,
     int leeway_s, struct token_claims *out)
 {
-	crypto_generichash_state st;
 	unsigned char h[16];
 	enum token_result res;
 	size_t slot;
@@ -558,10 +652,7 @@ token_verify_cached(const struct token_keys *k, const char *jwt, size_t len, int
 		return TOKEN_MALFORMED;
 	if (leeway_s < 0)
 		leeway_s = 0;
-	if (crypto_generichash_init(&st, NULL, 0, sizeof(h)) != 0 ||
-	    crypto_generichash_update(&st, k->pk, sizeof(k->pk)) != 0 ||
-	    crypto_generichash_update(&st, (const unsigned char *)jwt, len) != 0 ||
-	    crypto_generichash_final(&st, h, sizeof(h)) != 0)
+	if (cache_key(k, jwt, len, h) != 0)
 		return token_verify(k, jwt, len, now, leeway_s, out);
 	slot = h[0] % TOKEN_CACHE_SLOTS;
 	if (token_cache[slot].used && sodium_memcmp(token_cache[slot].h, h, sizeof(h)) == 0) {

@@ -910,6 +910,227 @@ test_kid_nbf(void)
 	CU_ASSERT_EQUAL(verify_forged(HDR, PL("\"1000\"", ",\"nbf\":-1"), SIG_ED25519), TOKEN_MALFORMED);
 }
 
+/* Key rotation: ROT_N pairs in dir/a, dir/b, ..., made for each test. */
+#define ROT_N (TOKEN_PREVIOUS_MAX + 2)
+struct rot {
+	char dir[32];
+	char pub[ROT_N][64], key[ROT_N][64];
+};
+
+static void
+rot_make(struct rot *r)
+{
+	char sub[48];
+	int i;
+
+	snprintf(r->dir, sizeof(r->dir), "/tmp/esm-token-XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(r->dir) != NULL);
+	for (i = 0; i < ROT_N; i++) {
+		snprintf(sub, sizeof(sub), "%s/%c", r->dir, 'a' + i);
+		CU_ASSERT_FATAL(mkdir(sub, 0700) == 0);
+		CU_ASSERT_FATAL(token_keygen(sub) == 0);
+		snprintf(r->pub[i], sizeof(r->pub[i]), "%s/ed25519.pub", sub);
+		snprintf(r->key[i], sizeof(r->key[i]), "%s/ed25519.key", sub);
+	}
+}
+
+static void
+rot_remove(struct rot *r)
+{
+	char sub[48];
+	int i;
+
+	for (i = 0; i < ROT_N; i++) {
+		unlink(r->pub[i]);
+		unlink(r->key[i]);
+		snprintf(sub, sizeof(sub), "%s/%c", r->dir, 'a' + i);
+		rmdir(sub);
+	}
+	CU_ASSERT(rmdir(r->dir) == 0);
+}
+
+/* b64(hdr).b64(pl).sig with the signature of k's current key. */
+static char *
+forge_by(const struct token_keys *k, const char *hdr, const char *pl)
+{
+	unsigned char sig[crypto_sign_BYTES];
+	buf_t b = { 0 };
+
+	b64_put(&b, hdr, strlen(hdr));
+	CU_ASSERT_FATAL(buf_puts(&b, ".") == 0);
+	b64_put(&b, pl, strlen(pl));
+	crypto_sign_detached(sig, NULL, (unsigned char *)b.p, b.len, k->sk);
+	CU_ASSERT_FATAL(buf_puts(&b, ".") == 0);
+	b64_put(&b, sig, crypto_sign_BYTES);
+	return b.p;
+}
+
+/* token_verify of forge_by(signer, header with kid (NULL: none), PL) against set. */
+static enum token_result
+verify_kid(const struct token_keys *set, const struct token_keys *signer, const char *kid)
+{
+	struct token_claims c;
+	enum token_result res;
+	char hdr[96], *t;
+
+	if (kid != NULL)
+		snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"kid\":\"%s\"}", kid);
+	else
+		snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\"}");
+	t = forge_by(signer, hdr, PL("\"1000\"", ""));
+	res = verify_s(set, t, &c);
+	free(t);
+	return res;
+}
+
+/* After a rotation from A to B the set {B current, A previous} verifies the
+ * tokens of both, each only with the key its kid names; B signs. Once A is
+ * retired ({B}), A's tokens are refused, also by the cache. */
+static void
+test_rotation(void)
+{
+	struct token_keys A, B, S, S2, X;
+	struct token_claims c, v;
+	char *ta, *tb, hdr[256], kid[32];
+	struct rot r;
+
+	rot_make(&r);
+	CU_ASSERT_FATAL(token_keys_load(&A, r.pub[0], r.key[0]) == 0);
+	CU_ASSERT_FATAL(token_keys_load(&B, r.pub[1], r.key[1]) == 0);
+	CU_ASSERT_FATAL(token_keys_load(&X, r.pub[2], r.key[2]) == 0);
+	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[1], r.key[1]) == 0);
+	CU_ASSERT_FATAL(token_keys_load_previous(&S, r.pub[0]) == 0);
+	CU_ASSERT_FATAL(token_keys_load(&S2, r.pub[1], NULL) == 0);
+	CU_ASSERT_EQUAL(S.nprevious, 1);
+	CU_ASSERT_STRING_EQUAL(S.previous[0].kid, A.kid);
+
+	claims(&c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ta = token_sign(&A, &c));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tb = token_sign(&S, &c));
+	/* The current key signs, and says so. */
+	part(tb, 0, hdr, sizeof(hdr));
+	snprintf(kid, sizeof(kid), "\"kid\":\"%s\"", B.kid);
+	CU_ASSERT_PTR_NOT_NULL(strstr(hdr, kid));
+	CU_ASSERT_EQUAL(verify_s(&B, tb, &v), TOKEN_OK);
+	CU_ASSERT_EQUAL(verify_s(&A, tb, &v), TOKEN_BAD_SIGNATURE);
+	/* Both verify with the set. */
+	CU_ASSERT_EQUAL(verify_s(&S, ta, &v), TOKEN_OK);
+	CU_ASSERT_EQUAL(v.sub, 1000);
+	CU_ASSERT_EQUAL(verify_s(&S, tb, &v), TOKEN_OK);
+	/* A kid the set does not have, though its key did sign. */
+	CU_ASSERT_EQUAL(verify_kid(&S, &X, X.kid), TOKEN_BAD_SIGNATURE);
+	CU_ASSERT_EQUAL(verify_kid(&S, &A, A.kid), TOKEN_OK);
+	CU_ASSERT_EQUAL(verify_kid(&S, &B, B.kid), TOKEN_OK);
+	/* Signed by one key, naming the other: only the key named is tried. */
+	CU_ASSERT_EQUAL(verify_kid(&S, &A, B.kid), TOKEN_BAD_SIGNATURE);
+	CU_ASSERT_EQUAL(verify_kid(&S, &B, A.kid), TOKEN_BAD_SIGNATURE);
+	/* Without a kid: the current key only. */
+	CU_ASSERT_EQUAL(verify_kid(&S, &B, NULL), TOKEN_OK);
+	CU_ASSERT_EQUAL(verify_kid(&S, &A, NULL), TOKEN_BAD_SIGNATURE);
+	/* A retired: its token fails, and the cache, which saw it pass with
+	 * the set that had A, does not serve it to the set without. */
+	CU_ASSERT_EQUAL(verify_s(&S2, ta, &v), TOKEN_BAD_SIGNATURE);
+	CU_ASSERT_EQUAL(verify_s(&S2, tb, &v), TOKEN_OK);
+	CU_ASSERT_EQUAL(token_verify_cached(&S, ta, strlen(ta), NOW, 30, &v), TOKEN_OK);
+	CU_ASSERT_EQUAL(token_verify_cached(&S, ta, strlen(ta), NOW, 30, &v), TOKEN_OK);
+	CU_ASSERT_EQUAL(token_verify_cached(&S2, ta, strlen(ta), NOW, 30, &v), TOKEN_BAD_SIGNATURE);
+	CU_ASSERT_EQUAL(token_verify_cached(&S2, tb, strlen(tb), NOW, 30, &v), TOKEN_OK);
+	free(ta);
+	free(tb);
+	rot_remove(&r);
+}
+
+/* The JWK Set lists every key of the set, the current one first. */
+static void
+test_jwks_rotation(void)
+{
+	struct token_keys S, A, B;
+	const cJSON *keys_, *jwk;
+	unsigned char x[64];
+	size_t n;
+	cJSON *set;
+	char *s;
+	struct rot r;
+
+	rot_make(&r);
+	CU_ASSERT_FATAL(token_keys_load(&A, r.pub[0], NULL) == 0);
+	CU_ASSERT_FATAL(token_keys_load(&B, r.pub[1], NULL) == 0);
+	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[1], r.key[1]) == 0);
+	CU_ASSERT_FATAL(token_keys_load_previous(&S, r.pub[0]) == 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s = token_jwks(&S));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(set = cJSON_Parse(s));
+	keys_ = cJSON_GetObjectItemCaseSensitive(set, "keys");
+	CU_ASSERT_FATAL(cJSON_IsArray(keys_) && cJSON_GetArraySize(keys_) == 2);
+	for (int i = 0; i < 2; i++) {
+		const struct token_keys *want = i == 0 ? &B : &A;
+		const char *xs;
+
+		jwk = cJSON_GetArrayItem(keys_, i);
+		CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(jwk, "kid")), want->kid);
+		CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(jwk, "kty")), "OKP");
+		CU_ASSERT_STRING_EQUAL(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(jwk, "alg")), "EdDSA");
+		CU_ASSERT_EQUAL(cJSON_GetArraySize(jwk), 6);
+		xs = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(jwk, "x"));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(xs);
+		CU_ASSERT_EQUAL(sodium_base642bin(x, sizeof(x), xs, strlen(xs), NULL, &n, NULL, B64), 0);
+		CU_ASSERT_EQUAL(n, 32);
+		CU_ASSERT_EQUAL(memcmp(x, want->pk, 32), 0);
+	}
+	cJSON_Delete(set);
+	free(s);
+	rot_remove(&r);
+}
+
+/* ESM_JWT_PREVIOUS_KEY_FILES: a comma-separated list; a key already in the
+ * set counts once; at most TOKEN_PREVIOUS_MAX; a bad entry fails the start. */
+static void
+test_previous_files(void)
+{
+	struct token_keys S, B;
+	char list[512];
+	struct rot r;
+
+	rot_make(&r);
+	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[0], NULL) == 0);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, NULL), 0);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, ""), 0);
+	CU_ASSERT_EQUAL(S.nprevious, 0);
+	snprintf(list, sizeof(list), "%s,%s", r.pub[1], r.pub[2]);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), 0);
+	CU_ASSERT_EQUAL(S.nprevious, 2);
+	/* Each key once: the current key or a repeated one is not listed again. */
+	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[0], NULL) == 0);
+	CU_ASSERT_EQUAL(S.nprevious, 0);
+	snprintf(list, sizeof(list), "%s,%s,%s", r.pub[1], r.pub[0], r.pub[1]);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), 0);
+	CU_ASSERT_EQUAL(S.nprevious, 1);
+	CU_ASSERT_FATAL(token_keys_load(&B, r.pub[1], NULL) == 0);
+	CU_ASSERT_STRING_EQUAL(S.previous[0].kid, B.kid);
+	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[0], NULL) == 0);
+	/* Empty names, missing files, a secret key where a public one belongs. */
+	snprintf(list, sizeof(list), "%s,", r.pub[1]);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[0], NULL) == 0);
+	snprintf(list, sizeof(list), ",%s", r.pub[1]);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), -1);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, "/nonexistent/ed25519.pub"), -1);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, r.key[1]), -1);
+	CU_ASSERT_EQUAL(S.nprevious, 0);
+	/* At most TOKEN_PREVIOUS_MAX (3) besides the current key. */
+	CU_ASSERT_FATAL(TOKEN_PREVIOUS_MAX == 3);
+	CU_ASSERT_FATAL(token_keys_load(&S, r.pub[0], NULL) == 0);
+	snprintf(list, sizeof(list), "%s,%s,%s", r.pub[1], r.pub[2], r.pub[3]);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, list), 0);
+	CU_ASSERT_EQUAL(S.nprevious, 3);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, r.pub[2]), 0);
+	CU_ASSERT_EQUAL(token_keys_load_previous(&S, r.pub[4]), -1);
+	CU_ASSERT_EQUAL(errno, E2BIG);
+	CU_ASSERT_EQUAL(S.nprevious, 3);
+	rot_remove(&r);
+}
+
 static CU_TestInfo tests[] = {
 	{ "verification cache", test_cached },
 	{ "sign and verify round trip", test_roundtrip },
@@ -925,6 +1146,9 @@ static CU_TestInfo tests[] = {
 	{ "jwks", test_jwks },
 	{ "refresh tokens", test_refresh },
 	{ "bytes >= 0x80 are not base64url", test_high_bytes },
+	{ "rotation: previous keys verify, by kid", test_rotation },
+	{ "rotation: jwks lists every key", test_jwks_rotation },
+	{ "rotation: previous key files", test_previous_files },
 	CU_TEST_INFO_NULL,
 };
 
