@@ -17,6 +17,7 @@
 
 #include "cfg.h"
 #include "event.h"
+#include "idem.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -124,6 +125,56 @@ create_limited(struct http_req *r, int64_t owner)
 	    TASKS_PENDING_RETRY_S);
 }
 
+/* The task's Location and the 201 body {"task":...} as text, from task
+ * (consumed). 0, or -1 on ENOMEM. */
+static int
+created_reply(cJSON *task, char *location, size_t len, char **text)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	snprintf(location, len, "/api/v1/eventstreammonitor/tasks/%.0f",
+	    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "taskId")));
+	if (root == NULL || !cJSON_AddItemToObject(root, "task", task)) {
+		cJSON_Delete(root);
+		cJSON_Delete(task);
+		return -1;
+	}
+	*text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return *text == NULL ? -1 : 0;
+}
+
+/* The insert with its retries on a reference collision; with a key, each
+ * attempt in a transaction that also keeps the response (idem_save) and
+ * is left open for the caller's commit. DB_OK with *text and location. */
+static int
+create(struct http_req *r, const char *const p[5], char *ref, int64_t user,
+    const struct idem *idem, char *location, size_t llen, char **text)
+{
+	cJSON *task = NULL;
+	uint32_t rnd;
+	int rc = DB_ERROR, i;
+
+	for (i = 0; i < TASKS_REF_TRIES; i++) {
+		if (util_random(&rnd, sizeof(rnd)) == -1)
+			return DB_ERROR;
+		tasks_reference(util_now_us(), rnd, ref);
+		if (idem->on && (rc = db_begin(svc_db())) != DB_OK)
+			return rc;
+		if ((rc = insert_task(r, p, user, &task)) != DB_CONFLICT)
+			break;
+		if (idem->on)
+			db_rollback(svc_db());
+	}
+	if (rc == DB_OK && created_reply(task, location, llen, text) == -1)
+		rc = DB_ERROR;
+	if (rc == DB_OK && idem->on)
+		rc = idem_save(svc_db(), &tasks_idem, idem, 201, location, *text);
+	if (idem->on && rc != DB_OK)
+		db_rollback(svc_db());
+	return rc;
+}
+
 int
 tasks_h_create(struct http_req *r)
 {
@@ -131,14 +182,19 @@ tasks_h_create(struct http_req *r)
 	static const char *const pparams[] = { "parameters", NULL };
 	static const char *const uparams[] = { "userId", NULL };
 	static const char *const prparams[] = { "priority", NULL };
-	char uid[24], ref[TASKS_REF_LEN + 1], *params = NULL;
+	char uid[24], ref[TASKS_REF_LEN + 1], scope[48], location[96], *params = NULL, *text = NULL;
 	const char *p[5];
-	cJSON *task = NULL, *root = NULL, *pobj;
-	uint32_t rnd;
+	struct idem idem;
+	cJSON *pobj;
 	int64_t user = r->auth.sub;
 	size_t nbad;
-	int rc = DB_ERROR, i, status;
+	int rc, status;
 
+	/* A retry of a creation that succeeded gets its answer again, before
+	 * anything else is counted or checked. */
+	snprintf(scope, sizeof(scope), "tasks:%lld", (long long)r->auth.sub);
+	if ((status = idem_begin(r, svc_db(), &tasks_idem, scope, &idem)) != 0)
+		return status;
 	if (!json_check_fields(r->json, create_fields, ESM_NELEM(create_fields), bad, &nbad))
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	if (json_int(r->json, "userId", &user) && user != r->auth.sub &&
@@ -166,28 +222,24 @@ tasks_h_create(struct http_req *r)
 	p[2] = uid;
 	p[3] = json_str(r->json, "priority") ? json_str(r->json, "priority") : "medium";
 	p[4] = params ? params : "{}";
-	for (i = 0; i < TASKS_REF_TRIES; i++) {
-		if (util_random(&rnd, sizeof(rnd)) == -1)
-			break;
-		tasks_reference(util_now_us(), rnd, ref);
-		if ((rc = insert_task(r, p, user, &task)) != DB_CONFLICT)
-			break;
-	}
+	rc = create(r, p, ref, user, &idem, location, sizeof(location), &text);
 	cJSON_free(params);
-	if (task == NULL)
+	if (rc == DB_OK && idem.on && (rc = db_commit(svc_db())) != DB_OK)
+		db_rollback(svc_db());
+	if (rc != DB_OK) {
+		cJSON_free(text);
+		/* The same key committed meanwhile: its answer, not a second task. */
+		if (rc == DB_CONFLICT && idem.on &&
+		    (status = idem_begin(r, svc_db(), &tasks_idem, scope, &idem)) != 0)
+			return status;
 		return rc == DB_CONFLICT ? http_error(r, 500, NULL, NULL) : svc_db_error(r, rc);
+	}
 	metrics_add(MC_EVENTS_WRITTEN, 1);
 	log_info("task %s created for user %s", ref, uid);
-	if ((root = cJSON_CreateObject()) == NULL || !cJSON_AddItemToObject(root, "task", task)) {
-		cJSON_Delete(root);
-		cJSON_Delete(task);
-		return http_error(r, 500, NULL, NULL);
-	}
-	if (http_header_add(r, "Location", "/api/v1/eventstreammonitor/tasks/%.0f",
-	    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "taskId"))) == -1)
+	if (http_header_add(r, "Location", "%s", location) == -1)
 		status = http_error(r, 500, NULL, NULL);
 	else
-		status = http_reply_json(r, 201, root);
-	cJSON_Delete(root);
+		status = http_reply(r, 201, "application/json", text, strlen(text));
+	cJSON_free(text);
 	return status;
 }

@@ -67,7 +67,12 @@ const struct db_stmt tasks_stmts[TS_COUNT_] = {
 	[TS_RATE_PURGE] = { "rate_purge", RATELIMIT_PURGE_SQL, 0 },
 	[TS_PENDING] = { "pending", "SELECT coalesce(sum(n), 0)::bigint FROM task_counts "
 	    "WHERE user_id = $1::bigint AND status = 'pending'", 1 },
+	[TS_IDEM_LOOKUP] = { "idem_lookup", IDEM_LOOKUP_SQL, 1 },
+	[TS_IDEM_SAVE] = { "idem_save", IDEM_SAVE_SQL, 0 },
+	[TS_IDEM_PURGE] = { "idem_purge", IDEM_PURGE_SQL, 0 },
 };
+
+const struct idem_stmts tasks_idem = { TS_IDEM_LOOKUP, TS_IDEM_SAVE, TS_IDEM_PURGE };
 
 const struct route tasks_routes[] = {
 	{ "POST", "/api/v1/eventstreammonitor/tasks", tasks_h_create, RB_JSON, RA_BEARER },

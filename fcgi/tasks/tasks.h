@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "db.h"
+#include "idem.h"
 #include "query.h"
 #include "http.h"
 #include "ratelimit.h"
@@ -44,10 +45,15 @@ enum tasks_stmt {
 	TS_RATE,		/* shared/ratelimit.h: creates per user */
 	TS_RATE_PURGE,
 	TS_PENDING,		/* a user's pending tasks, from task_counts */
+	TS_IDEM_LOOKUP,
+	TS_IDEM_SAVE,
+	TS_IDEM_PURGE,
 	TS_COUNT_
 };
 
 extern const struct db_stmt tasks_stmts[TS_COUNT_];
+/* Idempotency-Key statements of task creation (idem.h). */
+extern const struct idem_stmts tasks_idem;
 
 /* Configuration read once at start by tasks_init. */
 struct tasks_cfg {

@@ -11,6 +11,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "idem.h"
 #include "pwhash.h"
 #include "svc.h"
 #include "users.h"
@@ -38,9 +39,11 @@ users_init(void)
 	return 0;
 }
 
-/* Both names free? 0 when free, 409 (replied) when taken, else replied error. */
+/* Both names free? 0 when free, 409 (replied) when taken, else replied
+ * error. Taken by this request's own first try under its key (committed
+ * since idem_begin looked): that answer again. */
 static int
-check_taken(struct http_req *r, const char *username, const char *email)
+check_taken(struct http_req *r, const char *username, const char *email, struct idem *idem)
 {
 	const char *p[2] = { username, email };
 	const char *params[3] = { NULL, NULL, NULL };
@@ -56,6 +59,8 @@ check_taken(struct http_req *r, const char *username, const char *email)
 	db_res_free(res);
 	if (n == 0)
 		return 0;
+	if (idem->on && (rc = idem_begin(r, svc_db(), &users_idem, idem->scope, idem)) != 0)
+		return rc;
 	return http_error(r, 409, n == 2 ? "username and email are already registered" :
 	    params[0][0] == 'u' ? "username is already taken" : "email is already registered", params);
 }
@@ -80,12 +85,12 @@ registered_event(const struct http_req *r, const cJSON *user, char event_id[37])
 
 /* Inserts the user and its event; replies 201 or an error. */
 static int
-insert_user(struct http_req *r, const char *const p[6])
+insert_user(struct http_req *r, const char *const p[6], struct idem *idem)
 {
 	const char *taken[2] = { NULL, NULL };
 	cJSON *user = NULL, *ev = NULL, *root = NULL;
 	db_res *res = NULL;
-	char event_id[37], key[24];
+	char event_id[37], key[24], location[96], *text = NULL;
 	int rc, status;
 
 	if ((rc = db_begin(svc_db())) != DB_OK)
@@ -93,7 +98,11 @@ insert_user(struct http_req *r, const char *const p[6])
 	if ((rc = db_exec(svc_db(), US_INSERT, p, 6, &res)) != DB_OK) {
 		db_rollback(svc_db());
 		if (rc == DB_CONFLICT) {
-			/* Lost a race with a concurrent registration. */
+			/* Lost a race: with a concurrent registration, or with
+			 * this one's retry under the same key, which now replays. */
+			if (idem->on && (status = idem_begin(r, svc_db(), &users_idem, idem->scope,
+			    idem)) != 0)
+				return status;
 			taken[0] = "username";
 			return http_error(r, 409, "username or email is already registered", taken);
 		}
@@ -105,30 +114,39 @@ insert_user(struct http_req *r, const char *const p[6])
 		goto fail;
 	}
 	snprintf(key, sizeof(key), "%s", db_get(res, 0, 0));
+	snprintf(location, sizeof(location), "/api/v1/eventstreammonitor/users/%s", key);
+	if ((root = cJSON_CreateObject()) == NULL || !cJSON_AddItemToObject(root, "user", user)) {
+		status = http_error(r, 500, NULL, NULL);
+		goto fail;
+	}
+	user = NULL;
+	if ((text = cJSON_PrintUnformatted(root)) == NULL) {
+		status = http_error(r, 500, NULL, NULL);
+		goto fail;
+	}
 	if ((rc = event_outbox_add(svc_db(), US_OUTBOX, USERS_TOPIC, key, ev,
 	    event_id, r->rid)) != DB_OK ||
 	    (rc = users_verification_add(r, key, db_get(res, 0, 1), db_get(res, 0, 2))) != DB_OK ||
+	    (rc = idem_save(svc_db(), &users_idem, idem, 201, location, text)) != DB_OK ||
 	    (rc = db_commit(svc_db())) != DB_OK) {
+		db_rollback(svc_db());
+		if (rc == DB_CONFLICT && idem->on &&
+		    (status = idem_begin(r, svc_db(), &users_idem, idem->scope, idem)) != 0)
+			goto out;
 		status = svc_db_error(r, rc);
-		goto fail;
+		goto out;
 	}
 	metrics_add(MC_EVENTS_WRITTEN, 1);
 	log_info("user %s registered", key);
-	if ((root = cJSON_CreateObject()) == NULL || !cJSON_AddItemToObject(root, "user", user)) {
-		cJSON_Delete(root);
-		root = NULL;
-		status = http_error(r, 500, NULL, NULL);
-		goto out;
-	}
-	user = NULL;
-	if (http_header_add(r, "Location", "/api/v1/eventstreammonitor/users/%s", key) == -1)
+	if (http_header_add(r, "Location", "%s", location) == -1)
 		status = http_error(r, 500, NULL, NULL);
 	else
-		status = http_reply_json(r, 201, root);
+		status = http_reply(r, 201, "application/json", text, strlen(text));
 	goto out;
 fail:
 	db_rollback(svc_db());
 out:
+	cJSON_free(text);
 	cJSON_Delete(root);
 	cJSON_Delete(user);
 	cJSON_Delete(ev);
@@ -142,10 +160,15 @@ users_h_register(struct http_req *r)
 	const char *bad[JSON_BAD_MAX + 1] = { 0 };
 	const char *p[6];
 	char bucket[96], hash[PWHASH_STR_LEN];
+	struct idem idem;
 	size_t nbad;
 	int rc, retry;
 
+	/* A retry of a registration that succeeded gets its answer again,
+	 * before anything else is counted or checked. */
 	snprintf(bucket, sizeof(bucket), "register:%s", r->client);
+	if ((rc = idem_begin(r, svc_db(), &users_idem, bucket, &idem)) != 0)
+		return rc;
 	rc = ratelimit_hit(svc_db(), US_RATE, US_RATE_PURGE, bucket, &users_cfg.register_rate, &retry);
 	if (rc < 0)
 		return svc_db_error(r, rc);
@@ -157,7 +180,7 @@ users_h_register(struct http_req *r)
 		return http_error(r, 400, "invalid, missing or unknown fields", bad);
 	p[0] = json_str(r->json, "username");
 	p[1] = json_str(r->json, "email");
-	if ((rc = check_taken(r, p[0], p[1])) != 0)
+	if ((rc = check_taken(r, p[0], p[1], &idem)) != 0)
 		return rc;
 	if (pwhash_hash(json_str(r->json, "password"), strlen(json_str(r->json, "password")), hash) == -1) {
 		log_error("password hashing failed");
@@ -167,5 +190,5 @@ users_h_register(struct http_req *r)
 	p[3] = json_str(r->json, "firstName");
 	p[4] = json_str(r->json, "lastName");
 	p[5] = json_str(r->json, "dateOfBirth");
-	return insert_user(r, p);
+	return insert_user(r, p, &idem);
 }

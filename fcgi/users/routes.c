@@ -61,10 +61,15 @@ const struct db_stmt users_stmts[US_COUNT_] = {
 	    "SELECT $4::uuid, $5, u.id::text, ($6::jsonb || jsonb_build_object('userId', u.id, "
 	    "'username', u.username, 'email', u.email))::text, NULLIF($7, '') FROM u", 0 },
 	/* Verified: the address the token was sent to is still the user's. */
+	[US_IDEM_LOOKUP] = { "idem_lookup", IDEM_LOOKUP_SQL, 1 },
+	[US_IDEM_SAVE] = { "idem_save", IDEM_SAVE_SQL, 0 },
+	[US_IDEM_PURGE] = { "idem_purge", IDEM_PURGE_SQL, 0 },
 	[US_VERIFY] = { "verify",
 	    "UPDATE users SET email_verified = true, updated_at = now() "
 	    "WHERE id = $1::bigint AND lower(email) = lower($2) RETURNING id", 0 },
 };
+
+const struct idem_stmts users_idem = { US_IDEM_LOOKUP, US_IDEM_SAVE, US_IDEM_PURGE };
 
 const struct json_field users_register_fields[] = {
 	{ "username", JT_STRING, 1, 0, 0, valid_username, 0, 0 },

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "json.h"
 #include "http.h"
+#include "idem.h"
 #include "ratelimit.h"
 #include "route.h"
 
@@ -34,10 +35,15 @@ enum users_stmt {
 	US_TOKENS_VOID,
 	US_RESET_REQUEST,
 	US_VERIFY,
+	US_IDEM_LOOKUP,
+	US_IDEM_SAVE,
+	US_IDEM_PURGE,
 	US_COUNT_
 };
 
 extern const struct db_stmt users_stmts[US_COUNT_];
+/* Idempotency-Key statements of registration (idem.h). */
+extern const struct idem_stmts users_idem;
 extern const struct route users_routes[];
 extern const size_t users_nroutes;
 
