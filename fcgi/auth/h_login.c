@@ -232,6 +232,12 @@ auth_h_login(struct http_req *r)
 		goto out;
 	}
 	if (client_call("POST", url, body.p, r->rid, 5000, &status, &resp) == -1 || status != 200) {
+		/* The user service limits checks per username as well. */
+		if (status == 429) {
+			metrics_add(MC_RATE_LIMITED, 1);
+			rc = http_error_ex(r, 429, "too many login attempts, retry later", NULL, 60);
+			goto out;
+		}
 		log_error("credential check failed: status %ld", status);
 		rc = http_error_ex(r, 503, "credential check unavailable, retry shortly", NULL, 2);
 		goto out;

@@ -3,6 +3,7 @@
  * service: credential validation (the original system's gRPC
  * ValidateUserCredentials) and a user lookup for token refresh.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -67,6 +68,23 @@ users_h_validate(struct http_req *r)
 	if (!valid_username(p[0], strlen(p[0]))) {
 		(void)pwhash_verify(NULL, pw, strlen(pw));
 		return reply_identity(r, 0, NULL, NULL, NULL, NULL);
+	}
+	/* Checks of one username are limited here as well, whoever asks:
+	 * a caller with the internal secret is still not a free oracle. */
+	{
+		char bucket[96];
+		size_t i, n = (size_t)snprintf(bucket, sizeof(bucket), "validate:%s", p[0]);
+		int retry;
+
+		for (i = 0; i < n && i < sizeof(bucket); i++)
+			bucket[i] = (char)((bucket[i] >= 'A' && bucket[i] <= 'Z') ? bucket[i] + 32 : bucket[i]);
+		rc = ratelimit_hit(svc_db(), US_RATE, US_RATE_PURGE, bucket, &users_cfg.validate_rate,
+		    &retry);
+		if (rc < 0)
+			return svc_db_error(r, rc);
+		if (rc == 1)
+			return http_error_ex(r, 429, "too many credential checks for this user", NULL,
+			    retry);
 	}
 	if ((rc = db_exec(svc_db(), US_CREDENTIALS, p, 1, &res)) != DB_OK)
 		return svc_db_error(r, rc);

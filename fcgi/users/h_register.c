@@ -24,6 +24,7 @@ users_init(void)
 {
 	users_cfg.register_rate = ratelimit_cfg("ESM_RATE_REGISTER", "5/60");
 	users_cfg.password_rate = ratelimit_cfg("ESM_RATE_PASSWORD", "5/900");
+	users_cfg.validate_rate = ratelimit_cfg("ESM_RATE_VALIDATE", "60/60");
 	users_cfg.reset_rate = ratelimit_cfg("ESM_RATE_RESET", "10/900");
 	users_cfg.reset_email_rate = ratelimit_cfg("ESM_RATE_RESET_EMAIL", "3/3600");
 	users_cfg.reset_ttl_s = (int)cfg_int("ESM_RESET_TTL_S", 3600, 300, 86400);

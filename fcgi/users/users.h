@@ -51,6 +51,7 @@ extern const size_t users_nroutes;
 struct users_cfg {
 	struct rate register_rate;
 	struct rate password_rate;	/* password changes per user */
+	struct rate validate_rate;	/* internal credential checks per username */
 	struct rate reset_rate;		/* reset requests and confirmations per address */
 	struct rate reset_email_rate;	/* reset mails per address asked for */
 	int reset_ttl_s, verify_ttl_s;	/* lifetimes of the mailed tokens */

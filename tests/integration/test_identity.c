@@ -338,6 +338,30 @@ test_health_and_internal(void)
 		CU_ASSERT_EQUAL(r.status, 200);
 		CU_ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r.json, "isValid")));
 		itest_resp_free(&r);
+		/* Even with the secret, checks of one username are limited
+		 * (ESM_RATE_VALIDATE, 60 a minute), and a login of that name
+		 * then gets 429 rather than an answer. */
+		{
+			char name[32], vb[128], lb[128];
+			int k, limited = 0, first = -1;
+
+			itest_unique(name, 21, "vlim");
+			snprintf(vb, sizeof(vb), "{\"username\":\"%s\",\"password\":\"wrong one 1\"}", name);
+			for (k = 0; k < 61; k++) {
+				itest_http("POST", "internal", "/internal/v1/users/validate", "application/json",
+				    vb, strlen(vb), NULL, hdrs, &r);
+				if (r.status == 429 && first < 0)
+					first = k;
+				limited += r.status == 429;
+				itest_resp_free(&r);
+			}
+			CU_ASSERT_EQUAL(first, 60);
+			CU_ASSERT_EQUAL(limited, 1);
+			snprintf(lb, sizeof(lb), "{\"username\":\"%s\",\"password\":\"wrong one 1\"}", name);
+			itest_json("POST", "gateway", AUTH_BASE "/login", lb, NULL, &r);
+			CU_ASSERT(itest_is_problem(&r, 429, "TOO_MANY_REQUESTS"));
+			itest_resp_free(&r);
+		}
 	}
 	itest_json("GET", "users", "/metrics", NULL, NULL, &r);
 	itest_is_problem(&r, 404, "NOT_FOUND");

@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
 cd "$ROOT"
 INST=soak
 export ESM_PORT_OFFSET=50000 ESM_TEST_INSTANCE=$INST
-export ESM_RATE_REGISTER=off ESM_RATE_LOGIN_ADDR=off ESM_RATE_LOGIN_USER=off
+export ESM_RATE_REGISTER=off ESM_RATE_LOGIN_ADDR=off ESM_RATE_LOGIN_USER=off ESM_RATE_VALIDATE=off
 # One user creates tasks as fast as it can, more than any user should.
 export ESM_RATE_TASK_CREATE=off ESM_TASKS_PENDING_MAX=0
 export ESM_LOG_LEVEL=${ESM_LOG_LEVEL:-warning}
