@@ -254,6 +254,67 @@ check_bearer(const struct dispatch *d, struct http_req *r)
 }
 
 int
+route_cors_allowed(const char *list, const char *origin)
+{
+	size_t n;
+	const char *p, *e;
+
+	if (list == NULL || origin == NULL || *origin == '\0' || strcmp(origin, "null") == 0)
+		return 0;
+	n = strlen(origin);
+	for (p = list; *p != '\0'; p = *e ? e + 1 : e) {
+		while (*p == ' ')
+			p++;
+		e = p + strcspn(p, ",");
+		while (e > p && e[-1] == ' ')
+			e--;
+		if ((e - p == 1 && *p == '*') || ((size_t)(e - p) == n && strncmp(p, origin, n) == 0))
+			return 1;
+		e += strcspn(e, ",");
+	}
+	return 0;
+}
+
+/* CORS: a browser's preflight from an allowed origin is answered here
+ * (204 with the path's methods); any other request from one gets the
+ * headers a browser needs to read the answer. A disallowed origin gets none
+ * of them, and its preflight goes on to the 405 of OPTIONS. 0 to go on, or
+ * the status replied. */
+static int
+cors(const struct dispatch *d, struct http_req *r)
+{
+	const char *origin = http_param(r, "HTTP_ORIGIN");
+	char pbuf[512], allow[64];
+	const char *pv[4];
+	const struct route *rt;
+
+	if (!route_cors_allowed(d->cors_origins, origin))
+		return 0;
+	if (http_header_add(r, "Access-Control-Allow-Origin", "%s", origin) == -1 ||
+	    http_header_add(r, "Vary", "Origin") == -1)
+		return http_error(r, 500, NULL, NULL);
+	if (strcmp(r->method, "OPTIONS") != 0 ||
+	    http_param(r, "HTTP_ACCESS_CONTROL_REQUEST_METHOD") == NULL) {
+		if (http_header_add(r, "Access-Control-Expose-Headers",
+		    "Location, Retry-After, X-Request-Id, Idempotent-Replayed") == -1)
+			return http_error(r, 500, NULL, NULL);
+		return 0;
+	}
+	/* The public API only; no route takes OPTIONS, so the lookup answers
+	 * with the path's methods. */
+	if (strncmp(r->path, "/api/", 5) != 0 ||
+	    route_lookup(d->routes, d->nroutes, "OPTIONS", r->path, pbuf, sizeof(pbuf), pv, &rt,
+	    allow, sizeof(allow)) != 405)
+		return http_error(r, 404, "no such resource", NULL);
+	if (http_header_add(r, "Access-Control-Allow-Methods", "%s", allow) == -1 ||
+	    http_header_add(r, "Access-Control-Allow-Headers",
+	    "Authorization, Content-Type, Idempotency-Key, X-Request-Id") == -1 ||
+	    http_header_add(r, "Access-Control-Max-Age", "600") == -1)
+		return http_error(r, 500, NULL, NULL);
+	return http_reply(r, 204, NULL, NULL, 0);
+}
+
+int
 route_dispatch(const struct dispatch *d, struct http_req *r)
 {
 	char allow[64];
@@ -265,6 +326,8 @@ route_dispatch(const struct dispatch *d, struct http_req *r)
 	    d->trusted_proxies, r->client, sizeof(r->client));
 	if (r->path == NULL)
 		return http_error(r, 500, "out of memory", NULL);
+	if (d->cors_origins != NULL && (rc = cors(d, r)) != 0)
+		return rc;
 	rc = route_lookup(d->routes, d->nroutes, r->method, r->path, r->pbuf, sizeof(r->pbuf),
 	    r->pv, &r->route, allow, sizeof(allow));
 	if (rc == 0 && (r->route->auth == RA_INTERNAL || r->route->auth == RA_SERVICE) &&

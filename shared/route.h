@@ -43,6 +43,10 @@ struct dispatch {
 	/* What an RA_SERVICE route's caller must send in X-Internal-Secret
 	 * (ESM_INTERNAL_SECRET_FILE), or NULL: none asked. */
 	const char *internal_secret;
+	/* Origins whose browser applications may call the API (CORS): a
+	 * comma list of exact origins ("https://app.example.org"), "*" for
+	 * any, or NULL for none (ESM_CORS_ORIGINS). */
+	const char *cors_origins;
 };
 
 /* 1 when path matches pattern; parameters are copied into pbuf and pointed
@@ -61,6 +65,10 @@ int route_json_ctype(const char *ctype);
  * the peer is one of trusted (comma list). Writes at most n bytes. Pure. */
 void route_client_addr(const char *peer, const char *xff, const char *trusted,
     char *out, size_t n);
+
+/* 1 when origin (an Origin header's value) is one of list (comma list of
+ * exact origins, or "*"), else 0. Pure. */
+int route_cors_allowed(const char *list, const char *origin);
 
 /* Runs the front line and the handler for one accepted request. Returns the
  * status sent. */

@@ -468,6 +468,9 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	d.trusted_proxies = cfg_str("ESM_TRUSTED_PROXIES", NULL);
 	d.internal_port = cfg_str("ESM_INTERNAL_PORT", NULL);
 	d.internal_secret = isecret = cfg_secret("ESM_INTERNAL_SECRET");
+	d.cors_origins = cfg_str("ESM_CORS_ORIGINS", NULL);
+	if (d.cors_origins != NULL && *d.cors_origins == '\0')
+		d.cors_origins = NULL;
 	log_info("%s ready", def->name);
 	while (!svc_stop && http_accept(&r) == 0) {
 		route_dispatch(&d, &r);

@@ -38,6 +38,9 @@ export ESM_WORKER_METRICS_S=${ESM_WORKER_METRICS_S:-1}
 # per-address rate limits bite only the tests aimed at them: lighttpd, the
 # services' peer, is trusted as a proxy.
 export ESM_TRUSTED_PROXIES=${ESM_TRUSTED_PROXIES:-127.0.0.1}
+# One browser origin may call the API (the cors suite checks it and that
+# others may not).
+export ESM_CORS_ORIGINS=${ESM_CORS_ORIGINS:-https://app.example.test}
 # Task limits: on in the suites' stack, low enough that the tasks suite
 # reaches them in a moment (it reads them from this environment) and above
 # what any other suite's user creates (the runner suite's 100 tasks); off

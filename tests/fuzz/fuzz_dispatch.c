@@ -161,6 +161,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.trusted_proxies = "127.0.0.1";
 	d.internal_port = "9090";
 	d.internal_secret = NULL;
+	d.cors_origins = "https://app.example, http://localhost:3000";
 	if (http_req_open(&r, 0) == 0 && http_accept(&r) == 0) {
 		route_dispatch(&d, &r);
 		verify_reply();

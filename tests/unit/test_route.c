@@ -184,7 +184,32 @@ test_buf(void)
 	buf_free(&b);
 }
 
+static void
+test_cors_origins(void)
+{
+	const char *list = "https://app.example.org, http://localhost:3000 ,https://b.example";
+
+	CU_ASSERT(route_cors_allowed(list, "https://app.example.org"));
+	CU_ASSERT(route_cors_allowed(list, "http://localhost:3000"));
+	CU_ASSERT(route_cors_allowed(list, "https://b.example"));
+	/* Exact origins only: no prefix, suffix, case or port games. */
+	CU_ASSERT(!route_cors_allowed(list, "https://app.example.org.evil.example"));
+	CU_ASSERT(!route_cors_allowed(list, "https://app.example"));
+	CU_ASSERT(!route_cors_allowed(list, "https://APP.example.org"));
+	CU_ASSERT(!route_cors_allowed(list, "http://localhost:30000"));
+	CU_ASSERT(!route_cors_allowed(list, "http://localhost"));
+	CU_ASSERT(!route_cors_allowed(list, ""));
+	CU_ASSERT(!route_cors_allowed(list, NULL));
+	CU_ASSERT(!route_cors_allowed(NULL, "https://app.example.org"));
+	CU_ASSERT(!route_cors_allowed("", "https://app.example.org"));
+	CU_ASSERT(!route_cors_allowed(",", "https://app.example.org"));
+	/* "*": any origin, but never the opaque "null" of sandboxed pages. */
+	CU_ASSERT(route_cors_allowed("*", "https://anything.example"));
+	CU_ASSERT(!route_cors_allowed("*", "null"));
+}
+
 static CU_TestInfo tests[] = {
+	{ "CORS origins", test_cors_origins },
 	{ "match", test_match },
 	{ "lookup, 404 and 405", test_lookup },
 	{ "content type", test_ctype },
