@@ -182,6 +182,16 @@ runas_setup() {
 }
 # svc_own FILE...: hands files to the service user (not through symlinks).
 svc_own() { [ -z "$RUNAS" ] || chown -h "$RUNAS:" "$@"; }
+# svc_log FILE...: log files, made here when missing, that the service user
+# appends to.
+svc_log() {
+	local f
+	[ -n "$RUNAS" ] || return 0
+	for f in "$@"; do
+		[ -L "$f" ] || : >>"$f"
+		chown -h "$RUNAS:" "$f"
+	done
+}
 
 # svc_readable DIR: DIR when the service user can read it, else a copy it
 # can read, made once under /var/cache/esm-shared (root's cache of Kafka and
@@ -692,8 +702,9 @@ apache_layout() {
 			"$kh/bin/kafka-storage.sh" format -t "$id" -c "$(apache_tag "$i")" "${scram[@]}" \
 				>>"$LOG/kafka-$i.log" 2>&1 || die "formatting Kafka node $i failed, see $LOG/kafka-$i.log"
 		fi
-		# The node's data is the service user's; its configuration root's.
+		# The node's data and log are the service user's; its configuration root's.
 		[ -z "$RUNAS" ] || chown -hR "$RUNAS:" "$(apache_node_dir "$i")/data"
+		svc_log "$LOG/kafka-$i.log"
 	done
 	[ ! -f "$KAFKA_DIR/tls/broker.pem" ] || svc_own "$KAFKA_DIR/tls/broker.pem"
 	echo "$want" >"$KAFKA_DIR/layout"
@@ -1008,6 +1019,7 @@ lighttpd_start() {
 	export ESM_ROOT=$ROOT ESM_VAR=$VAR ESM_RUN_USER=$RUNAS ESM_RUN_GROUP=$RUNAS
 	runenv ""
 	LIGHTTPD=$(command -v lighttpd) || die "lighttpd is not installed"
+	svc_log "$LOG/lighttpd-error.log" "$LOG/access.log"
 	"${RUNENV[@]}" "$LIGHTTPD" -tt -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
 		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd config test failed"; }
 	say "starting lighttpd"
