@@ -24,7 +24,8 @@
 # run: gateway 8080, users 5001, tasks 5002, notifications 5003, logmonitor
 # 5004, auth 5005, internal 9090, PostgreSQL 55432; test: the same + 10000,
 # PostgreSQL 55433. Overrides: ESM_<LISTENER>_PORT, ESM_PG_PORT, ESM_BIND,
-# ESM_INTERNAL_BIND, ESM_PROCS_<SVC>, ESM_FCGI_TIMEOUT, ESM_KAFKA_BOOTSTRAP
+# ESM_INTERNAL_BIND, ESM_PROCS_<SVC>, ESM_FCGI_TIMEOUT, ESM_HEADER_IDLE_S,
+# ESM_CONN_PER_ADDR, ESM_KAFKA_BOOTSTRAP
 # (a real cluster: no broker is started).
 set -euo pipefail
 
@@ -88,13 +89,19 @@ DATABASES="registrations auth tasks notifications logmonitor"
 # The services' body cap, which lighttpd enforces too (in KiB, rounded up).
 : "${ESM_BODY_MAX:=65536}"
 ESM_BODY_KIB=$(((ESM_BODY_MAX + 1023) / 1024))
+# Slow clients (lighttpd/lighttpd.conf): seconds without a byte of a
+# request's headers before lighttpd closes the connection, and connections
+# of one client address served at a time (0: no cap).
+: "${ESM_HEADER_IDLE_S:=10}"
+: "${ESM_CONN_PER_ADDR:=64}"
 : "${ESM_SMTP_PORT:=$((2525 + OFF))}"
 while read -r svc pvar pdef _; do
 	[ -n "${!pvar:-}" ] || printf -v "$pvar" '%s' $((pdef + OFF))
 done <<<"$SERVICES"
 export ESM_BIND ESM_INTERNAL_BIND ESM_GATEWAY_PORT ESM_INTERNAL_PORT \
 	ESM_USERS_PORT ESM_AUTH_PORT ESM_TASKS_PORT ESM_NOTIFICATIONS_PORT \
-	ESM_LOGMONITOR_PORT ESM_FCGI_TIMEOUT ESM_BODY_MAX ESM_BODY_KIB
+	ESM_LOGMONITOR_PORT ESM_FCGI_TIMEOUT ESM_BODY_MAX ESM_BODY_KIB \
+	ESM_HEADER_IDLE_S ESM_CONN_PER_ADDR
 # Clients reach a wildcard bind through loopback.
 HOST=$ESM_BIND
 [ "$HOST" = 0.0.0.0 ] && HOST=127.0.0.1
