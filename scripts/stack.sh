@@ -1039,6 +1039,12 @@ lighttpd_start() {
 	# credential check) waits on itself.
 	"${RUNENV[@]}" "$LIGHTTPD" -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
 		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd did not start (port in use?)"; }
+	# It writes its pid file as root; a graceful restart re-executes it as
+	# the service user, which rewrites the file, so the file is that user's
+	# (var/INST stays root's: the file can be rewritten, not replaced; a
+	# rewritten pid is still checked against lighttpd's command line).
+	for _ in $(seq 50); do [ -s "$VAR/lighttpd.pid" ] && break; sleep 0.1; done
+	[ ! -f "$VAR/lighttpd.pid" ] || svc_own "$VAR/lighttpd.pid"
 }
 
 # ---- operators (log monitor dashboard) ----------------------------------------
