@@ -7,7 +7,7 @@
 -- (the suffix is fixed by lighttpd). This script runs at the start of every
 -- response (magnet.attract-response-start-to) and, for those responses only,
 -- sets the headers the contract wants: Content-Type application/problem+json,
--- Retry-After on 502/503/504, Allow on 405, and X-Request-Id.
+-- Retry-After on 429 (conncap.lua) and 502/503/504, Allow on 405, and X-Request-Id.
 --
 -- It recognises them by the physical path lighttpd leaves pointing at the
 -- error file, so a service's own error response always passes untouched.
@@ -23,7 +23,7 @@ if path == nil or path:sub(1, #dir) ~= dir then return 0 end
 
 r.resp_header["Content-Type"] = "application/problem+json"
 r.resp_header["Cache-Control"] = "no-store"
-if status == 502 or status == 503 or status == 504 then
+if status == 429 or status == 502 or status == 503 or status == 504 then
   r.resp_header["Retry-After"] = "5"
 elseif status == 405 or status == 501 then
   r.resp_header["Allow"] = "GET, HEAD, POST, PUT, DELETE, OPTIONS"

@@ -15,12 +15,18 @@
 # ESM_LIBRDKAFKA=bundled runs every program on the newer librdkafka of
 # scripts/librdkafka.sh instead of Debian's (system, the default).
 #
+# Started as root, every long-running process runs as the service user
+# ESM_RUN_USER (default esm, a system account without login made here when
+# missing; ESM_RUN_USER=root keeps everything as root) and PostgreSQL as
+# postgres; started by anyone else, everything runs as that user.
+#
 # start is idempotent (starts only what does not run; data survives stop and
 # start). Programs that are not built yet are skipped with a note. Ports:
 # run: gateway 8080, users 5001, tasks 5002, notifications 5003, logmonitor
 # 5004, auth 5005, internal 9090, PostgreSQL 55432; test: the same + 10000,
 # PostgreSQL 55433. Overrides: ESM_<LISTENER>_PORT, ESM_PG_PORT, ESM_BIND,
-# ESM_INTERNAL_BIND, ESM_PROCS_<SVC>, ESM_FCGI_TIMEOUT, ESM_KAFKA_BOOTSTRAP
+# ESM_INTERNAL_BIND, ESM_PROCS_<SVC>, ESM_FCGI_TIMEOUT, ESM_HEADER_IDLE_S,
+# ESM_CONN_PER_ADDR, ESM_KAFKA_BOOTSTRAP
 # (a real cluster: no broker is started).
 set -euo pipefail
 
@@ -84,13 +90,19 @@ DATABASES="registrations auth tasks notifications logmonitor"
 # The services' body cap, which lighttpd enforces too (in KiB, rounded up).
 : "${ESM_BODY_MAX:=65536}"
 ESM_BODY_KIB=$(((ESM_BODY_MAX + 1023) / 1024))
+# Slow clients (lighttpd/lighttpd.conf): seconds without a byte of a
+# request's headers before lighttpd closes the connection, and connections
+# of one client address served at a time (0: no cap).
+: "${ESM_HEADER_IDLE_S:=10}"
+: "${ESM_CONN_PER_ADDR:=64}"
 : "${ESM_SMTP_PORT:=$((2525 + OFF))}"
 while read -r svc pvar pdef _; do
 	[ -n "${!pvar:-}" ] || printf -v "$pvar" '%s' $((pdef + OFF))
 done <<<"$SERVICES"
 export ESM_BIND ESM_INTERNAL_BIND ESM_GATEWAY_PORT ESM_INTERNAL_PORT \
 	ESM_USERS_PORT ESM_AUTH_PORT ESM_TASKS_PORT ESM_NOTIFICATIONS_PORT \
-	ESM_LOGMONITOR_PORT ESM_FCGI_TIMEOUT ESM_BODY_MAX ESM_BODY_KIB
+	ESM_LOGMONITOR_PORT ESM_FCGI_TIMEOUT ESM_BODY_MAX ESM_BODY_KIB \
+	ESM_HEADER_IDLE_S ESM_CONN_PER_ADDR
 # Clients reach a wildcard bind through loopback.
 HOST=$ESM_BIND
 [ "$HOST" = 0.0.0.0 ] && HOST=127.0.0.1
@@ -149,6 +161,69 @@ stop_pids() {
 	rm -f "$1"
 }
 
+# ---- the service user -----------------------------------------------------------
+
+# As root the stack's processes run as RUNAS; AS is the command prefix that
+# does it (empty otherwise). The user owns what they write (log/, metrics/,
+# tmp/, keys/, mail/, Kafka's data) and the secrets they read; var/INST
+# itself, the env file and the pid files stay root's, so a compromised
+# service cannot change what root later runs or kills.
+RUNAS='' AS=()
+if [ "$(id -u)" -eq 0 ] && [ "${ESM_RUN_USER:-esm}" != root ]; then RUNAS=${ESM_RUN_USER:-esm}; fi
+# LOGEXEC LOGFILE PROG ARGS...: execs PROG (same pid) with stdout and stderr
+# appended to LOGFILE, opened by whoever runs it (after AS: the service user).
+# shellcheck disable=SC2016 # $1 and $@ are the inner shell's
+LOGEXEC=(/bin/sh -c 'l=$1; shift; exec "$@" >>"$l" 2>&1' logexec)
+
+# runas_setup: creates the service user once (a system account, no login,
+# no home) and sets AS; dies when that user cannot reach the working tree.
+runas_setup() {
+	[ -n "$RUNAS" ] || return 0
+	if ! getent passwd "$RUNAS" >/dev/null; then
+		say "creating the system user $RUNAS (no login) for the stack's processes"
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$RUNAS" || die "useradd $RUNAS failed"
+	fi
+	AS=(setpriv --reuid="$(id -u "$RUNAS")" --regid="$(id -g "$RUNAS")" --init-groups --)
+	"${AS[@]}" test -x "$BIN/." -a -r "$ROOT/lighttpd/lighttpd.conf" ||
+		die "the service user $RUNAS cannot reach $ROOT (move the clone, or ESM_RUN_USER=root)"
+}
+# svc_own FILE...: hands files to the service user (not through symlinks).
+svc_own() { [ -z "$RUNAS" ] || chown -h "$RUNAS:" "$@"; }
+# svc_log FILE...: log files, made here when missing, that the service user
+# appends to.
+svc_log() {
+	local f
+	[ -n "$RUNAS" ] || return 0
+	for f in "$@"; do
+		[ -L "$f" ] || : >>"$f"
+		chown -h "$RUNAS:" "$f"
+	done
+}
+
+# svc_readable DIR: DIR when the service user can read it, else a copy it
+# can read, made once under /var/cache/esm-shared (root's cache of Kafka and
+# the bundled librdkafka lives in /root, which no one else may enter).
+svc_readable() {
+	local src=$1 dst
+	if [ -z "$RUNAS" ] || "${AS[@]}" test -r "$src/." -a -x "$src/."; then
+		echo "$src"
+		return
+	fi
+	dst=/var/cache/esm-shared/$(printf '%s' "$src" | sha256sum | cut -c1-12)
+	if [ ! -f "$dst/.copied" ] || [ -n "$(find "$src" -newer "$dst/.copied" -print -quit)" ]; then
+		rm -rf "$dst.tmp"
+		mkdir -p /var/cache/esm-shared
+		chmod 0755 /var/cache/esm-shared
+		if ! { cp -a "$src" "$dst.tmp" && chmod -R go+rX,go-w "$dst.tmp" && touch "$dst.tmp/.copied"; }; then
+			die "copying $src for $RUNAS failed"
+		fi
+		rm -rf "$dst"
+		mv "$dst.tmp" "$dst"
+	fi
+	echo "$dst"
+}
+
 # ---- PostgreSQL --------------------------------------------------------------
 
 PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)
@@ -179,6 +254,8 @@ pg_tree_ok() {
 	[ ${#SOCK} -le 90 ] || return 1
 	[ -z "$PGOS" ] || runuser -u "$PGOS" -- test -x "$VAR"
 }
+# The socket's mode: open to the service user's group directory, or 0700.
+pg_sockmode() { if [ -n "$RUNAS" ]; then echo 777; else echo 700; fi; }
 pg_ctl() { asdb "$PGBIN/pg_ctl" -D "$PG_DATA" "$@"; }
 pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && pg_ctl status >/dev/null 2>&1; }
 psql_super() {
@@ -200,8 +277,10 @@ pg_init() {
 	touch "$PG_LOG"
 	if [ -n "$PGOS" ]; then
 		chown "$PGOS:" "$PG_DATA" "$PG_LOG"
-		# PostgreSQL puts its socket beside the FastCGI ones.
-		chown "$PGOS:" "$PG_SOCK"
+		# PostgreSQL puts its socket beside the FastCGI ones. The service
+		# user reaches them through the directory's group; no one else.
+		chown "$PGOS:$RUNAS" "$PG_SOCK"
+		[ -z "$RUNAS" ] || chmod 0750 "$PG_SOCK"
 	fi
 	chmod 0700 "$PG_DATA"
 	[ "$PG_LOG" = "$LOG/postgresql.log" ] || ln -sfn "$PG_LOG" "$LOG/postgresql.log"
@@ -212,12 +291,20 @@ pg_init() {
 			die "initdb failed, see $PG_LOG"
 		echo "include_if_exists = 'esm.conf'" | asdb tee -a "$PG_DATA/postgresql.conf" >/dev/null
 	fi
-	# Rewritten at every start: ports and paths may be overridden.
+	# Rewritten at every start: ports and paths may be overridden. With a
+	# service user, which can reach the socket, the superuser is allowed
+	# only to the OS users root and postgres (peer); without one, only the
+	# invoking user (and root) can open the socket (mode 0700).
+	local super=trust
+	if [ -n "$RUNAS" ]; then
+		super="peer map=super"
+		printf '# Written by scripts/stack.sh.\nsuper root postgres\nsuper postgres postgres\n' |
+			asdb tee "$PG_DATA/pg_ident.conf" >/dev/null
+	fi
 	asdb tee "$PG_DATA/pg_hba.conf" >/dev/null <<-EOF
 		# Written by scripts/stack.sh. The superuser without password over the
-		# unix socket only (mode 0700: its owner and root); every service role
-		# with its scram-sha-256 password.
-		local all postgres              trust
+		# unix socket only; every service role with its scram-sha-256 password.
+		local all postgres              $super
 		local all all                   scram-sha-256
 		host  all all      127.0.0.1/32 scram-sha-256
 		host  all all      ::1/128      scram-sha-256
@@ -230,7 +317,7 @@ pg_init() {
 		listen_addresses = '127.0.0.1'
 		port = $ESM_PG_PORT
 		unix_socket_directories = '$PG_SOCK'
-		unix_socket_permissions = 0700
+		unix_socket_permissions = 0$(pg_sockmode)
 		max_connections = $maxconn
 		password_encryption = 'scram-sha-256'
 		fsync = $fsync
@@ -242,8 +329,12 @@ pg_init() {
 pg_start() {
 	pg_locate
 	pg_init
-	if pg_running; then
+	if pg_running && [ "$(stat -c %a "$PG_SOCK/.s.PGSQL.$ESM_PG_PORT" 2>/dev/null)" != "$(pg_sockmode)" ]; then
+		say "restarting postgresql (its socket's mode changes to $(pg_sockmode))"
+		pg_ctl restart -m fast -w -t 60 -l "$PG_LOG" >/dev/null || die "postgresql did not restart, see $PG_LOG"
+	elif pg_running; then
 		say "postgresql already running"
+		pg_ctl reload >/dev/null # pg_hba.conf and pg_ident.conf as just written
 	else
 		say "starting postgresql on 127.0.0.1:$ESM_PG_PORT"
 		pg_ctl start -w -t 60 -l "$PG_LOG" >/dev/null ||
@@ -333,15 +424,19 @@ broker_start() {
 	else
 		say "starting the embedded Kafka broker"
 		KAFKA_CHANGED=1
-		rm -f "$VAR/broker.bootstrap"
-		setsid "$BIN/esm-broker" -f "$VAR/broker.bootstrap" -P "$VAR/broker.pid" \
-			</dev/null >>"$LOG/broker.log" 2>&1 &
+		rm -f "$VAR/broker.bootstrap" "$VAR/tmp/broker.bootstrap"
+		# It writes its address into tmp/, which the service user owns; the
+		# pid is the one started here (setsid, setpriv and sh exec).
+		setsid "${AS[@]}" "${LOGEXEC[@]}" "$LOG/broker.log" "$BIN/esm-broker" \
+			-f "$VAR/tmp/broker.bootstrap" </dev/null &
+		echo $! >"$VAR/broker.pid"
 		for _ in $(seq 150); do
-			[ -s "$VAR/broker.bootstrap" ] && break
+			[ -s "$VAR/tmp/broker.bootstrap" ] && break
 			kill -0 $! 2>/dev/null || { tail -n 20 "$LOG/broker.log" >&2; die "broker exited"; }
 			sleep 0.1
 		done
-		[ -s "$VAR/broker.bootstrap" ] || die "broker wrote no bootstrap address in 15 s, see $LOG/broker.log"
+		[ -s "$VAR/tmp/broker.bootstrap" ] || die "broker wrote no bootstrap address in 15 s, see $LOG/broker.log"
+		cat "$VAR/tmp/broker.bootstrap" >"$VAR/broker.bootstrap"
 		# A new embedded broker starts every partition at offset 0.
 		forget_log_offsets
 	fi
@@ -414,6 +509,7 @@ librdkafka_setup() {
 	if [ "$LIBRDKAFKA" = bundled ]; then
 		RDK_LIB=$("$ROOT/scripts/librdkafka.sh" home)/lib ||
 			die "the bundled librdkafka could not be built (scripts/librdkafka.sh)"
+		RDK_LIB=$(svc_readable "$RDK_LIB") || exit 1
 		say "librdkafka: bundled $("$ROOT/scripts/librdkafka.sh" version) from $RDK_LIB"
 	else
 		RDK_LIB=
@@ -531,6 +627,7 @@ kafka_password() {
 kafka_creds() {
 	[ "${KAFKA_KIND:-}" = apache ] && [ "$KAFKA_SECURITY" = sasl_ssl ] || return 0
 	kafka_password "$1" >/dev/null
+	svc_own "$VAR/secrets/kafka-$1"
 	echo "ESM_KAFKA_SASL_USERNAME=$1"
 	echo "ESM_KAFKA_SASL_PASSWORD_FILE=$VAR/secrets/kafka-$1"
 }
@@ -613,7 +710,11 @@ apache_layout() {
 			"$kh/bin/kafka-storage.sh" format -t "$id" -c "$(apache_tag "$i")" "${scram[@]}" \
 				>>"$LOG/kafka-$i.log" 2>&1 || die "formatting Kafka node $i failed, see $LOG/kafka-$i.log"
 		fi
+		# The node's data and log are the service user's; its configuration root's.
+		[ -z "$RUNAS" ] || chown -hR "$RUNAS:" "$(apache_node_dir "$i")/data"
+		svc_log "$LOG/kafka-$i.log"
 	done
+	[ ! -f "$KAFKA_DIR/tls/broker.pem" ] || svc_own "$KAFKA_DIR/tls/broker.pem"
 	echo "$want" >"$KAFKA_DIR/layout"
 }
 
@@ -623,9 +724,9 @@ apache_heap() { if [ "$KAFKA_NODES" -ge 3 ]; then echo -Xmx384m -Xms384m; else e
 apache_node_start() {
 	local i=$1 kh
 	[ -z "$(apache_pid "$i")" ] || return 0
-	kh=$(apache_home)
-	KAFKA_HEAP_OPTS=$(apache_heap) KAFKA_LOG_DIR=$LOG setsid "$kh/bin/kafka-server-start.sh" \
-		"$(apache_tag "$i")" </dev/null >>"$LOG/kafka-$i.log" 2>&1 &
+	kh=$(svc_readable "$(apache_home)") || exit 1
+	KAFKA_HEAP_OPTS=$(apache_heap) KAFKA_LOG_DIR=$LOG setsid "${AS[@]}" "${LOGEXEC[@]}" \
+		"$LOG/kafka-$i.log" "$kh/bin/kafka-server-start.sh" "$(apache_tag "$i")" </dev/null &
 	echo $! >"$VAR/kafka-$i.pid"
 }
 
@@ -815,7 +916,7 @@ while read -r svc _; do PROCS_TOTAL=$((PROCS_TOTAL + $(procs "$svc"))); done <<<
 PROCS_TOTAL=$((PROCS_TOTAL + $(echo "$WORKERS" | wc -l)))
 
 pools_start() {
-	local svc n pidf up extra
+	local svc n pidf up extra user
 	while read -r svc _; do
 		[ -x "$BIN/esm-$svc" ] || { say "esm-$svc not built, skipped"; continue; }
 		pidf=$VAR/$svc.pids n=$(procs "$svc")
@@ -834,10 +935,13 @@ pools_start() {
 		say "starting $svc pool: $n processes on $SOCK/$svc.sock"
 		# spawn-fcgi sends the children's stdout and stderr to /dev/null; the
 		# sh wrapper execs the program (same pid) with both appended to its log.
+		# As root it binds the socket, gives it to the service user (lighttpd
+		# connects as that user) and forks the children as that user.
 		runenv "ESM_DSN_$(upper "$svc")" "${extra[@]}" $(kafka_creds "$svc")
-		# shellcheck disable=SC2016 # $0 and $1 are the inner shell's
-		"${RUNENV[@]}" spawn-fcgi -s "$SOCK/$svc.sock" -M 0600 -F "$n" -P "$pidf" -- \
-			/bin/sh -c 'exec "$0" >>"$1" 2>&1' "$BIN/esm-$svc" "$LOG/$svc.log" \
+		user=()
+		[ -z "$RUNAS" ] || user=(-u "$RUNAS" -g "$RUNAS" -U "$RUNAS" -G "$RUNAS")
+		"${RUNENV[@]}" spawn-fcgi -s "$SOCK/$svc.sock" -M 0600 "${user[@]}" -F "$n" -P "$pidf" -- \
+			"${LOGEXEC[@]}" "$LOG/$svc.log" "$BIN/esm-$svc" \
 			>>"$LOG/spawn-fcgi.log" 2>&1 ||
 			die "spawn-fcgi failed for $svc, see $LOG/spawn-fcgi.log"
 	done <<<"$SERVICES"
@@ -865,7 +969,7 @@ workers_start() {
 		say "starting $name"
 		# setsid: own session, so a terminal's ^C or hangup does not reach it.
 		runenv "ESM_DSN_$(upper "$name")" "ESM_WORKER_NAME=$name" $(kafka_creds "$name")
-		"${RUNENV[@]}" setsid "$BIN/esm-$prog" </dev/null >>"$LOG/$name.log" 2>&1 &
+		"${RUNENV[@]}" setsid "${AS[@]}" "${LOGEXEC[@]}" "$LOG/$name.log" "$BIN/esm-$prog" </dev/null &
 		echo $! >"$VAR/$name.pid"
 	done <<<"$WORKERS"
 }
@@ -897,8 +1001,9 @@ smtp_start() {
 		return
 	fi
 	say "starting the SMTP sink on 127.0.0.1:$ESM_SMTP_PORT (mail in $MAILDIR)"
-	setsid "$SMTP_PY" -m aiosmtpd -n -l "127.0.0.1:$ESM_SMTP_PORT" \
-		-c aiosmtpd.handlers.Mailbox "$MAILDIR" </dev/null >>"$LOG/smtp.log" 2>&1 &
+	[ -z "$RUNAS" ] || chown -hR "$RUNAS:" "$MAILDIR"
+	setsid "${AS[@]}" "${LOGEXEC[@]}" "$LOG/smtp.log" "$SMTP_PY" -m aiosmtpd -n -l "127.0.0.1:$ESM_SMTP_PORT" \
+		-c aiosmtpd.handlers.Mailbox "$MAILDIR" </dev/null &
 	echo $! >"$VAR/smtp.pid"
 	for _ in $(seq 100); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$ESM_SMTP_PORT") 2>/dev/null && return
@@ -919,9 +1024,12 @@ lighttpd_start() {
 		fi
 		stop_pids "$VAR/lighttpd.pid" lighttpd "lighttpd (configuration changed)"
 	fi
-	export ESM_ROOT=$ROOT ESM_VAR=$VAR
+	# As root it binds its listeners and then becomes the service user
+	# (server.username); otherwise both are empty and nothing changes.
+	export ESM_ROOT=$ROOT ESM_VAR=$VAR ESM_RUN_USER=$RUNAS ESM_RUN_GROUP=$RUNAS
 	runenv ""
 	LIGHTTPD=$(command -v lighttpd) || die "lighttpd is not installed"
+	svc_log "$LOG/lighttpd-error.log" "$LOG/access.log"
 	"${RUNENV[@]}" "$LIGHTTPD" -tt -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
 		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd config test failed"; }
 	say "starting lighttpd"
@@ -934,6 +1042,12 @@ lighttpd_start() {
 	# credential check) waits on itself.
 	"${RUNENV[@]}" "$LIGHTTPD" -f "$conf" >>"$LOG/lighttpd-error.log" 2>&1 ||
 		{ tail -n 5 "$LOG/lighttpd-error.log" >&2; die "lighttpd did not start (port in use?)"; }
+	# It writes its pid file as root; a graceful restart re-executes it as
+	# the service user, which rewrites the file, so the file is that user's
+	# (var/INST stays root's: the file can be rewritten, not replaced; a
+	# rewritten pid is still checked against lighttpd's command line).
+	for _ in $(seq 50); do [ -s "$VAR/lighttpd.pid" ] && break; sleep 0.1; done
+	[ ! -f "$VAR/lighttpd.pid" ] || svc_own "$VAR/lighttpd.pid"
 }
 
 # ---- operators (log monitor dashboard) ----------------------------------------
@@ -1001,9 +1115,10 @@ start() {
 	operators_setup
 	internal_secret_setup
 	chmod 0755 "$VAR" "$SOCK"
+	svc_dirs
 	pg_start
 	if [ -x "$BIN/esm-auth" ]; then
-		"$BIN/esm-auth" --keygen "$VAR/keys" >>"$LOG/auth.log" 2>&1 ||
+		"${AS[@]}" "${LOGEXEC[@]}" "$LOG/auth.log" "$BIN/esm-auth" --keygen "$VAR/keys" ||
 			die "esm-auth --keygen failed, see $LOG/auth.log"
 	else
 		warn "build/bin/esm-auth not built: no signing keys yet"
@@ -1021,6 +1136,20 @@ start() {
 	lighttpd_start
 	echo "$LIBRDKAFKA $RDK_LIB" >"$VAR/librdkafka"
 	summary
+}
+
+# svc_dirs: with a service user, it owns what its processes write (log/
+# but PostgreSQL's log, metrics/, tmp/, keys/ with the signing key, which
+# only the token service reads), and reads the secrets it needs (secrets/ is
+# root's, group-searchable; the database passwords and the operator's stay
+# root's).
+svc_dirs() {
+	[ -n "$RUNAS" ] || return 0
+	find "$LOG" "$VAR/metrics" "$VAR/tmp" "$VAR/keys" -xdev ! -name postgresql.log \
+		-exec chown -h "$RUNAS:" {} +
+	chown root:"$RUNAS" "$VAR/secrets"
+	chmod 0710 "$VAR/secrets"
+	svc_own "$VAR/secrets/internal.secret" "$VAR/secrets/operators.htpasswd"
 }
 
 summary() {
@@ -1107,7 +1236,7 @@ broker_signal() {
 }
 
 case $CMD in
-start) start ;;
+start) runas_setup; start ;;
 stop) stop ;;
 status) status ;;
 restart-pg)
@@ -1116,12 +1245,13 @@ restart-pg)
 	pg_ctl restart -m fast -w -t 60 -l "$PG_LOG" >/dev/null
 	say "postgresql restarted"
 	;;
-broker-down) broker_signal USR1 "brokers down" ;;
-broker-up) broker_signal USR2 "brokers up" ;;
+broker-down) runas_setup; broker_signal USR1 "brokers down" ;;
+broker-up) runas_setup; broker_signal USR2 "brokers up" ;;
 # One node of an Apache Kafka cluster (make test's fault suite): a clean
 # stop, kill -9, start (and wait until it listens), SIGSTOP and SIGCONT.
 kafka-stop | kafka-kill | kafka-start | kafka-pause | kafka-resume)
 	[[ $NODE =~ ^[0-9]$ ]] && [ "$NODE" -lt "$KAFKA_NODES" ] || die "$CMD needs a node number below $KAFKA_NODES"
+	runas_setup
 	case $CMD in
 	kafka-stop) apache_node_stop "$NODE" ;;
 	kafka-kill) apache_node_stop "$NODE" KILL ;;
