@@ -31,6 +31,7 @@ PKGS=(
 	"wrk|benchmarks"
 	"apache2-utils|ab and htpasswd (operator pages)"
 	"curl|smoke checks in scripts"
+	"acl|setfacl: lets the stack's service user pass through a private directory above the clone"
 	"clang|libFuzzer harnesses (make fuzz, part of make test)"
 	"libclang-rt-14-dev|clang's sanitizer and fuzzer runtimes"
 	"postgresql-client|pgbench, the database ceiling of the benchmarks"

@@ -185,8 +185,27 @@ runas_setup() {
 			--shell /usr/sbin/nologin "$RUNAS" || die "useradd $RUNAS failed"
 	fi
 	AS=(setpriv --reuid="$(id -u "$RUNAS")" --regid="$(id -g "$RUNAS")" --init-groups --)
+	"${AS[@]}" test -x "$BIN/." -a -r "$ROOT/lighttpd/lighttpd.conf" || runas_reach
 	"${AS[@]}" test -x "$BIN/." -a -r "$ROOT/lighttpd/lighttpd.conf" ||
 		die "the service user $RUNAS cannot reach $ROOT (move the clone, or ESM_RUN_USER=root)"
+}
+# runas_reach: a clone in a private directory (root's home, 0700) is out of
+# the service user's way; it is given the right to pass through (x, not to
+# list) each directory above the tree that stops it: by an ACL entry for
+# that user alone when setfacl works there, else by o+x. Said as done.
+runas_reach() {
+	local d=$ROOT dirs=()
+	while [ "$d" != / ]; do
+		d=$(dirname "$d")
+		"${AS[@]}" test -x "$d" || dirs=("$d" "${dirs[@]}")
+	done
+	for d in "${dirs[@]}"; do
+		if command -v setfacl >/dev/null && setfacl -m "u:$RUNAS:x" "$d" 2>/dev/null; then
+			say "$RUNAS may now pass through $d (ACL u:$RUNAS:x; it cannot list it)"
+		else
+			chmod o+x "$d" && say "$RUNAS may now pass through $d (o+x; nobody can list it)"
+		fi
+	done
 }
 # svc_own FILE...: hands files to the service user (not through symlinks).
 svc_own() { [ -z "$RUNAS" ] || chown -h "$RUNAS:" "$@"; }
