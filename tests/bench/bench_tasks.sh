@@ -123,7 +123,7 @@ cat >"$PGC" <<SQL
 WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters, request_id) VALUES ('TASK' || :d::text || lpad(upper(to_hex(:h::bigint)), 8, '0'), 'data_export', $BUID::bigint, 'high', '{"rows":100}'::jsonb, gen_random_uuid()::text) RETURNING *), o AS (INSERT INTO outbox (event_id, topic, msg_key, payload, request_id) SELECT gen_random_uuid(), 'task-events', '$BUID', '{"taskId":' || t.id || ',' || substr('{"eventType":"bench_pgbench"}', 2), t.request_id FROM t) SELECT id, reference, task_type, user_id, status, priority, progress, parameters::text, result::text, error_message, processing_time, $(TSF created_at), $(TSF started_at), $(TSF completed_at), $(TSF updated_at) FROM t;
 SQL
 PC_TPS=$(PGOPTIONS='-c client_min_messages=warning' "$PGBIN" -n -M prepared -c "$NPROCS" -j 2 \
-	-T "$RSECS" -f "$PGC" "$ESM_PG_SUPER_DSN dbname=tasks" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+	-T "$RSECS" -f "$PGC" "$ESM_PG_SUPER_DSN dbname=tasks" 2>/dev/null | awk '/^tps/ {printf "%.1f", $3; exit}')
 rm -f "$PGC"
 # Its rows are the bench user's; the relay publishes their events, which
 # the notifier turns into generic notifications.
@@ -138,7 +138,7 @@ INSERT INTO notifications (event_id, event_type, user_id, recipient_email, subje
 COMMIT;
 SQL
 PG_TPS=$(PGOPTIONS='-c client_min_messages=warning' "$PGBIN" -n -c 1 -T "$SECS" -f "$PGB" \
-	"$ESM_PG_SUPER_DSN dbname=notifications" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+	"$ESM_PG_SUPER_DSN dbname=notifications" 2>/dev/null | awk '/^tps/ {printf "%.1f", $3; exit}')
 rm -f "$PGB"
 PSQL notifications "DELETE FROM notifications WHERE event_type = 'bench_pgbench'" >/dev/null
 
