@@ -43,6 +43,7 @@ PKGS=(
 	"unzip|scripts/kafka.sh looks into the fetched jars"
 	"openssl|certificates of the TLS test broker"
 	"nodejs|drives Chromium in the browser test (DevTools protocol on a pipe, no npm packages)"
+	"prometheus|promtool: make test checks every service's /metrics with it (the server is not used)"
 )
 
 missing=()
@@ -80,3 +81,19 @@ fi
 echo "deps: installing ${missing[*]}"
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# Only promtool is wanted from the prometheus package. Where the package
+# starts its server (systemd, or an init script that policy allows), it
+# would listen on 9090, the port of the stack's internal listener: stop
+# and disable the server we just installed. One installed before is left alone.
+for pkg in "${missing[@]}"; do
+	[ "$pkg" = prometheus ] || continue
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+		echo "deps: stopping and disabling the prometheus server (only promtool is used)"
+		"${SUDO[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	elif [ -x /etc/init.d/prometheus ] && command -v update-rc.d >/dev/null 2>&1; then
+		echo "deps: stopping and disabling the prometheus server (only promtool is used)"
+		"${SUDO[@]}" /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+		"${SUDO[@]}" update-rc.d prometheus disable >/dev/null 2>&1 || true
+	fi
+done

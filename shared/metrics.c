@@ -27,9 +27,19 @@ static const char *const bucket_le[NBUCKETS] = {
 	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
 	"2.5", "+Inf"
 };
-static const char *const counter_names[MC_COUNT_] = {
-	"esm_db_errors_total", "esm_rate_limited_total", "esm_log_records_shipped_total",
-	"esm_log_records_dropped_total", "esm_events_written_total",
+static const struct {
+	const char *name, *help;
+} counters[MC_COUNT_] = {
+	[MC_DB_ERRORS] = { "esm_db_errors_total",
+	    "Requests answered 500 or 503 because the database failed." },
+	[MC_RATE_LIMITED] = { "esm_rate_limited_total",
+	    "Requests refused with 429 by a rate limit or cap." },
+	[MC_LOG_SHIPPED] = { "esm_log_records_shipped_total",
+	    "Log lines shipped to Kafka." },
+	[MC_LOG_DROPPED] = { "esm_log_records_dropped_total",
+	    "Log lines dropped: the shipping queue was full or the broker did not take them in time." },
+	[MC_EVENTS_WRITTEN] = { "esm_events_written_total",
+	    "Events written to the outbox with the change that caused them." },
 };
 
 struct shm {
@@ -124,7 +134,7 @@ metrics_render(buf_t *b, const char *service, const char *const *methods,
 
 	if (nroutes > METRICS_ROUTES)
 		nroutes = METRICS_ROUTES;
-	if (buf_puts(b, "# HELP esm_http_requests_total Requests by route and status.\n"
+	if (buf_puts(b, "# HELP esm_http_requests_total Requests answered, by route and status.\n"
 	    "# TYPE esm_http_requests_total counter\n") == -1)
 		return -1;
 	for (r = 0; r <= nroutes; r++) {
@@ -147,7 +157,8 @@ metrics_render(buf_t *b, const char *service, const char *const *methods,
 				return -1;
 		}
 	}
-	if (buf_puts(b, "# HELP esm_http_request_duration_seconds Request latency.\n"
+	if (buf_puts(b, "# HELP esm_http_request_duration_seconds Time from a request's dispatch to "
+	    "its answer, by route.\n"
 	    "# TYPE esm_http_request_duration_seconds histogram\n") == -1)
 		return -1;
 	for (r = 0; r < nroutes; r++) {
@@ -168,10 +179,10 @@ metrics_render(buf_t *b, const char *service, const char *const *methods,
 			return -1;
 	}
 	for (i = 0; i < MC_COUNT_; i++) {
-		if (counter_names[i] == NULL)
+		if (counters[i].name == NULL)
 			continue;
-		if (buf_printf(b, "# TYPE %s counter\n%s{service=\"%s\"} %llu\n", counter_names[i],
-		    counter_names[i], service,
+		if (buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{service=\"%s\"} %llu\n",
+		    counters[i].name, counters[i].help, counters[i].name, counters[i].name, service,
 		    (unsigned long long)__atomic_load_n(&m->counters[i], __ATOMIC_RELAXED)) == -1)
 			return -1;
 	}

@@ -31,8 +31,9 @@ void metrics_observe(int route, int status, int64_t us);
 void metrics_add(enum metrics_counter c, uint64_t v);
 uint64_t metrics_get(enum metrics_counter c);
 
-/* Appends the Prometheus exposition for service to b; route i is labelled
- * "METHOD pattern" from the two arrays. 0 / -1. */
+/* Appends the Prometheus exposition for service to b, a HELP and a TYPE
+ * line before each family; route i is labelled "METHOD pattern" from the
+ * two arrays. 0 / -1. */
 int metrics_render(buf_t *b, const char *service, const char *const *methods,
     const char *const *patterns, size_t nroutes) ESM_WUR;
 

@@ -322,7 +322,8 @@ h_metrics(struct http_req *r)
 	if (g_def->outbox_count_stmt >= 0) {
 		db_res *res = NULL;
 		if (db_exec(g_db, (size_t)g_def->outbox_count_stmt, NULL, 0, &res) == DB_OK &&
-		    buf_printf(&b, "# TYPE esm_outbox_backlog gauge\nesm_outbox_backlog{service=\"%s\"} %s\n",
+		    buf_printf(&b, "# HELP esm_outbox_backlog Outbox events not yet published to Kafka.\n"
+		    "# TYPE esm_outbox_backlog gauge\nesm_outbox_backlog{service=\"%s\"} %s\n",
 		    g_def->short_name, db_get(res, 0, 0)) == -1) {
 			db_res_free(res);
 			goto fail;
@@ -331,7 +332,9 @@ h_metrics(struct http_req *r)
 	}
 	if (g_def->worker_metrics_stmt >= 0 && svc_worker_metrics(&b) == -1)
 		goto fail;
-	if (buf_printf(&b, "# TYPE esm_db_connection_errors_total counter\n"
+	if (buf_printf(&b, "# HELP esm_db_connection_errors_total Failed statements on the database "
+	    "connection of the process that answered this scrape.\n"
+	    "# TYPE esm_db_connection_errors_total counter\n"
 	    "esm_db_connection_errors_total{service=\"%s\",process=\"%ld\"} %llu\n",
 	    g_def->short_name, (long)getpid(), (unsigned long long)db_error_count(g_db)) == -1)
 		goto fail;

@@ -120,6 +120,50 @@ wmetrics_close(wmetrics *w)
 	free(w);
 }
 
+/* The HELP text of each metric a worker writes (the README's table, in
+ * words); several workers share a name when it means the same thing to
+ * each. A name not here gets a generic text, so a new counter is still
+ * valid exposition until it is described. */
+static const struct {
+	const char *name, *help;
+} helps[] = {
+	{ "batches_total", "Outbox batches the relay published and marked sent." },
+	{ "busy_slots", "Tasks the runner is working on now." },
+	{ "consumer_lag", "Messages in the consumer's partitions not yet consumed." },
+	{ "db_failures_total", "Database operations the worker had to retry." },
+	{ "duplicates_total", "Messages skipped as already stored (same event id)." },
+	{ "errors_stored_total", "ERROR and CRITICAL log records stored." },
+	{ "expired_total", "Log records skipped as older than the retention." },
+	{ "kafka_failures_total", "Outbox batches the relay retried because Kafka failed." },
+	{ "mails_failed_total", "Notification mail deliveries that failed." },
+	{ "mails_sent_total", "Notification mails the SMTP server accepted." },
+	{ "messages_consumed_total", "Kafka messages consumed." },
+	{ "messages_dead_lettered_total", "Messages sent to the dead-letter topic." },
+	{ "messages_failed_total", "Messages that failed: relay, events Kafka refused; notifier, "
+	    "stores retried; log collector, unparseable records." },
+	{ "messages_published_total", "Outbox events the relay published to Kafka." },
+	{ "notifications_written_total", "Notifications stored." },
+	{ "records_stored_total", "Log records stored." },
+	{ "slots", "Tasks the runner works on at once at most." },
+	{ "tasks_claimed_total", "Tasks the runner claimed." },
+	{ "tasks_completed_total", "Tasks the runner completed." },
+	{ "tasks_dropped_total", "Tasks whose work the runner dropped: cancelled, taken over or "
+	    "already ended." },
+	{ "tasks_failed_total", "Tasks the runner marked failed." },
+	{ "tasks_released_total", "Tasks the runner handed back when it stopped." },
+	{ "tasks_taken_over_total", "Tasks claimed after another runner's lease ran out." },
+};
+
+/* The HELP text of metric name (one that name_ok accepts). */
+static const char *
+help_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(helps[i].name, name) == 0)
+			return helps[i].help;
+	return "A worker's figure, not described yet.";
+}
+
 /* Appends s as a Prometheus label value: \, " and newline escaped. */
 static int
 put_label(buf_t *b, const char *s)
@@ -150,8 +194,8 @@ wmetrics_render(buf_t *b, const char *const *col, size_t nrows)
 			continue;
 		if (last == NULL || strcmp(last, r[2]) != 0) {
 			n = strlen(r[2]);
-			if (buf_printf(b, "# TYPE esm_worker_%s %s\n", r[2],
-			    n > 6 && strcmp(r[2] + n - 6, "_total") == 0 ? "counter" : "gauge") == -1)
+			if (buf_printf(b, "# HELP esm_worker_%s %s\n# TYPE esm_worker_%s %s\n", r[2],
+			    help_of(r[2]), r[2], n > 6 && strcmp(r[2] + n - 6, "_total") == 0 ? "counter" : "gauge") == -1)
 				return -1;
 			last = r[2];
 		}

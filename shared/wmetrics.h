@@ -52,9 +52,11 @@ void wmetrics_report(wmetrics *w, const struct wmetric *m, size_t n, int force);
 void wmetrics_close(wmetrics *w);
 
 /* Appends the Prometheus text of nrows rows of WMETRICS_SELECT_SQL (row i
- * is col[4 * i .. 4 * i + 3]) to b: one TYPE line per metric, label values
- * escaped; a row whose name or value is not what a reporter writes is left
- * out. 0, or -1 on ENOMEM. Pure. */
+ * is col[4 * i .. 4 * i + 3]) to b: one HELP and one TYPE line per metric,
+ * label values escaped; a row whose name or value is not what a reporter
+ * writes is left out. The rows of one metric must be adjacent (the query
+ * orders them by metric), or its family would be split, which Prometheus
+ * refuses. 0, or -1 on ENOMEM. Pure. */
 int wmetrics_render(buf_t *b, const char *const *col, size_t nrows) ESM_WUR;
 
 #endif

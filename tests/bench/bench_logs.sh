@@ -103,10 +103,11 @@ for _ in $(seq "$ROUNDS"); do
 	e=$(wrk_run "$LM/errors?limit=100" "$BASIC_LUA" 8 "$RSECS")
 	echo "$c $s $e" >>"$VAR/rounds-logs"
 done
-read -r C_RPS C_P50 C_P99 _ S_RPS S_P50 S_P99 _ E_RPS E_P50 E_P99 _ < <(
-	awk '{ print $5 / $1, $0 }' "$VAR/rounds-logs" | sort -n |
+# A round's line: three wrk_run results of five fields each.
+read -r C_RPS C_P50 C_P95 C_P99 _ S_RPS S_P50 S_P95 S_P99 _ E_RPS E_P50 E_P95 E_P99 _ < <(
+	awk '{ print $6 / $1, $0 }' "$VAR/rounds-logs" | sort -n |
 	awk -v m=$(( (ROUNDS + 1) / 2 )) 'NR == m { $1 = ""; print }')
-read -r C_ERR S_ERR E_ERR < <(awk '{ c += $4; s += $8; e += $12 } END { print c, s, e }' "$VAR/rounds-logs")
+read -r C_ERR S_ERR E_ERR < <(awk '{ c += $5; s += $10; e += $15 } END { print c, s, e }' "$VAR/rounds-logs")
 
 # ---- shipping on versus off ------------------------------------------------------
 API=$ESM_URL_GATEWAY/api/v1/eventstreammonitor
@@ -149,20 +150,20 @@ for _ in $(seq "$ROUNDS"); do
 	ship_on
 	echo "$off $on" >>"$VAR/rounds-ship"
 done
-read -r OFF_RPS OFF_P50 OFF_P99 _ ON_RPS ON_P50 ON_P99 _ < <(
-	awk '{ print $5 / $1, $0 }' "$VAR/rounds-ship" | sort -n |
+read -r OFF_RPS OFF_P50 OFF_P95 OFF_P99 _ ON_RPS ON_P50 ON_P95 ON_P99 _ < <(
+	awk '{ print $6 / $1, $0 }' "$VAR/rounds-ship" | sort -n |
 	awk -v m=$(( (ROUNDS + 1) / 2 )) 'NR == m { $1 = ""; print }')
-read -r OFF_ERR ON_ERR < <(awk '{ o += $4; n += $8 } END { print o, n }' "$VAR/rounds-ship")
-echo "bench_logs: $ROUNDS rounds of ${RSECS}s; stats ratios: $(awk '{ printf "%.2f ", $5 / $1 }' "$VAR/rounds-logs");" \
-	"shipping on/off: $(awk '{ printf "%.2f ", $5 / $1 }' "$VAR/rounds-ship")"
+read -r OFF_ERR ON_ERR < <(awk '{ o += $5; n += $10 } END { print o, n }' "$VAR/rounds-ship")
+echo "bench_logs: $ROUNDS rounds of ${RSECS}s; stats ratios: $(awk '{ printf "%.2f ", $6 / $1 }' "$VAR/rounds-logs");" \
+	"shipping on/off: $(awk '{ printf "%.2f ", $6 / $1 }' "$VAR/rounds-ship")"
 
 echo
 table_head
-row "pgbench error_logs INSERT/s" "$PG_RPS" - - 0 "$PG_RPS" 1
-row "collector records/s" "$COL_RPS" - - 0 "$PG_RPS" 0.5
-row "bare responder (ceiling)" "$C_RPS" "$C_P50" "$C_P99" "$C_ERR" "$C_RPS" 1
-row "GET /logs/stats" "$S_RPS" "$S_P50" "$S_P99" "$S_ERR" "$C_RPS" 0.3
-row "GET /logs/errors?limit=100" "$E_RPS" "$E_P50" "$E_P99" "$E_ERR" "$C_RPS" 0.3
-row "GET /users/{id} ship off" "$OFF_RPS" "$OFF_P50" "$OFF_P99" "$OFF_ERR" "$OFF_RPS" 1
-row "GET /users/{id} ship on" "$ON_RPS" "$ON_P50" "$ON_P99" "$ON_ERR" "$OFF_RPS" 0.9
+row "pgbench error_logs INSERT/s" "$PG_RPS" - - - 0 "$PG_RPS" 1
+row "collector records/s" "$COL_RPS" - - - 0 "$PG_RPS" 0.5
+row "bare responder (ceiling)" "$C_RPS" "$C_P50" "$C_P95" "$C_P99" "$C_ERR" "$C_RPS" 1
+row "GET /logs/stats" "$S_RPS" "$S_P50" "$S_P95" "$S_P99" "$S_ERR" "$C_RPS" 0.3
+row "GET /logs/errors?limit=100" "$E_RPS" "$E_P50" "$E_P95" "$E_P99" "$E_ERR" "$C_RPS" 0.3
+row "GET /users/{id} ship off" "$OFF_RPS" "$OFF_P50" "$OFF_P95" "$OFF_P99" "$OFF_ERR" "$OFF_RPS" 1
+row "GET /users/{id} ship on" "$ON_RPS" "$ON_P50" "$ON_P95" "$ON_P99" "$ON_ERR" "$OFF_RPS" 0.9
 [ "$BENCH_FAILS" -eq 0 ]

@@ -98,13 +98,15 @@ for _ in $(seq "$ROUNDS"); do
 done
 paste -d ' ' "$VAR/task-rounds.r" "$VAR/task-rounds.p" >"$VAR/task-rounds"
 rm -f "$VAR/task-rounds.r" "$VAR/task-rounds.p"
-read -r C_RPS C_P50 C_P99 _ G_RPS G_P50 G_P99 _ L_RPS L_P50 L_P99 _ P_RPS P_P50 P_P99 _ < <(
-	awk '{ print $5 / $1, $0 }' "$VAR/task-rounds" | sort -n |
+# A round's line: four wrk_run results of five fields each.
+read -r C_RPS C_P50 C_P95 C_P99 _ G_RPS G_P50 G_P95 G_P99 _ L_RPS L_P50 L_P95 L_P99 _ \
+	P_RPS P_P50 P_P95 P_P99 _ < <(
+	awk '{ print $6 / $1, $0 }' "$VAR/task-rounds" | sort -n |
 		awk -v m=$(( (ROUNDS + 1) / 2 )) 'NR == m { $1 = ""; print }')
-read -r C_ERR G_ERR L_ERR P_ERR < <(awk '{ c += $4; g += $8; l += $12; p += $16 } END { print c, g, l, p }' \
+read -r C_ERR G_ERR L_ERR P_ERR < <(awk '{ c += $5; g += $10; l += $15; p += $20 } END { print c, g, l, p }' \
 	"$VAR/task-rounds")
 echo "bench tasks: $NPROCS processes, $ROUNDS rounds of ${RSECS}s; GET ratios per round:" \
-	"$(awk '{ printf "%.2f ", $5 / $1 }' "$VAR/task-rounds")"
+	"$(awk '{ printf "%.2f ", $6 / $1 }' "$VAR/task-rounds")"
 
 # ---- the database's own ceiling for a create -----------------------------------
 # A create is one statement and one commit; on a small machine the commit
@@ -121,7 +123,7 @@ cat >"$PGC" <<SQL
 WITH t AS (INSERT INTO tasks (reference, task_type, user_id, priority, parameters, request_id) VALUES ('TASK' || :d::text || lpad(upper(to_hex(:h::bigint)), 8, '0'), 'data_export', $BUID::bigint, 'high', '{"rows":100}'::jsonb, gen_random_uuid()::text) RETURNING *), o AS (INSERT INTO outbox (event_id, topic, msg_key, payload, request_id) SELECT gen_random_uuid(), 'task-events', '$BUID', '{"taskId":' || t.id || ',' || substr('{"eventType":"bench_pgbench"}', 2), t.request_id FROM t) SELECT id, reference, task_type, user_id, status, priority, progress, parameters::text, result::text, error_message, processing_time, $(TSF created_at), $(TSF started_at), $(TSF completed_at), $(TSF updated_at) FROM t;
 SQL
 PC_TPS=$(PGOPTIONS='-c client_min_messages=warning' "$PGBIN" -n -M prepared -c "$NPROCS" -j 2 \
-	-T "$RSECS" -f "$PGC" "$ESM_PG_SUPER_DSN dbname=tasks" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+	-T "$RSECS" -f "$PGC" "$ESM_PG_SUPER_DSN dbname=tasks" 2>/dev/null | awk '/^tps/ {printf "%.1f", $3; exit}')
 rm -f "$PGC"
 # Its rows are the bench user's; the relay publishes their events, which
 # the notifier turns into generic notifications.
@@ -136,7 +138,7 @@ INSERT INTO notifications (event_id, event_type, user_id, recipient_email, subje
 COMMIT;
 SQL
 PG_TPS=$(PGOPTIONS='-c client_min_messages=warning' "$PGBIN" -n -c 1 -T "$SECS" -f "$PGB" \
-	"$ESM_PG_SUPER_DSN dbname=notifications" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+	"$ESM_PG_SUPER_DSN dbname=notifications" 2>/dev/null | awk '/^tps/ {printf "%.1f", $3; exit}')
 rm -f "$PGB"
 PSQL notifications "DELETE FROM notifications WHERE event_type = 'bench_pgbench'" >/dev/null
 
@@ -177,7 +179,7 @@ CONNS=${BENCH_EVENT_CONNS:-50}
 LAT_LUA="$CREATE_LUA
 delay = function() return $((CONNS * 1000 / RATE)) end"
 LAT_FROM=$(PSQL tasks "SELECT coalesce(max(id), 0) FROM tasks")
-read -r E_RPS _ _ E_ERR < <(wrk_run "$API/tasks" "$LAT_LUA" "$CONNS" "$SECS")
+read -r E_RPS _ _ _ E_ERR < <(wrk_run "$API/tasks" "$LAT_LUA" "$CONNS" "$SECS")
 sleep 3
 LAT=$(mktemp)
 PSQL tasks "SELECT reference, extract(epoch FROM created_at) FROM tasks WHERE id > $LAT_FROM" |
@@ -185,32 +187,33 @@ PSQL tasks "SELECT reference, extract(epoch FROM created_at) FROM tasks WHERE id
 PSQL notifications "SELECT substring(message from 'TASK[0-9A-F]+'), extract(epoch FROM created_at)
 	FROM notifications WHERE event_type = 'task_created' AND user_id = (SELECT user_id FROM
 	notifier_users WHERE username = '$NAME')" | sort >"$LAT.n"
-read -r E_N E_P50 E_P99 E_MISS < <(join -t '|' "$LAT.t" "$LAT.n" |
+read -r E_N E_P50 E_P95 E_P99 E_MISS < <(join -t '|' "$LAT.t" "$LAT.n" |
 	awk -F'|' '{ printf "%.3f\n", ($3 - $2) * 1000 }' | sort -n |
 	awk -v total="$(wc -l <"$LAT.t")" '{ v[NR] = $1 } END {
-		if (NR == 0) { print 0, "n/a", "n/a", total; exit }
-		p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
-		print NR, p50, p99, total - NR }')
+		if (NR == 0) { print 0, "n/a", "n/a", "n/a", total; exit }
+		p50 = v[int((NR - 1) * 0.50) + 1]; p95 = v[int((NR - 1) * 0.95) + 1]
+		p99 = v[int((NR - 1) * 0.99) + 1]
+		print NR, p50, p95, p99, total - NR }')
 rm -f "$LAT" "$LAT.t" "$LAT.n"
 
 echo
 table_head
-row "bare responder (ceiling)" "$C_RPS" "$C_P50" "$C_P99" "$C_ERR" "$C_RPS" 1
-row "GET /tasks/{id}" "$G_RPS" "$G_P50" "$G_P99" "$G_ERR" "$C_RPS" 0.5
-row "GET /tasks?limit=20" "$L_RPS" "$L_P50" "$L_P99" "$L_ERR" "$C_RPS" 0.4
-row "POST /tasks" "$P_RPS" "$P_P50" "$P_P99" "$P_ERR" "$C_RPS" 0.35
-row "pgbench create (ceiling)" "$PC_TPS" - - 0 "$PC_TPS" 1
-row "POST /tasks vs pgbench" "$P_RPS" - - "$P_ERR" "$PC_TPS" 0.5
-row "pgbench insert tx (ceiling)" "$PG_TPS" - - 0 "$PG_TPS" 1
-row "notifier events -> rows" "$N_RATE" - - "$N_ERR" "$PG_TPS" 0.5
+row "bare responder (ceiling)" "$C_RPS" "$C_P50" "$C_P95" "$C_P99" "$C_ERR" "$C_RPS" 1
+row "GET /tasks/{id}" "$G_RPS" "$G_P50" "$G_P95" "$G_P99" "$G_ERR" "$C_RPS" 0.5
+row "GET /tasks?limit=20" "$L_RPS" "$L_P50" "$L_P95" "$L_P99" "$L_ERR" "$C_RPS" 0.4
+row "POST /tasks" "$P_RPS" "$P_P50" "$P_P95" "$P_P99" "$P_ERR" "$C_RPS" 0.35
+row "pgbench create (ceiling)" "$PC_TPS" - - - 0 "$PC_TPS" 1
+row "POST /tasks vs pgbench" "$P_RPS" - - - "$P_ERR" "$PC_TPS" 0.5
+row "pgbench insert tx (ceiling)" "$PG_TPS" - - - 0 "$PG_TPS" 1
+row "notifier events -> rows" "$N_RATE" - - - "$N_ERR" "$PG_TPS" 0.5
 echo
 verdict=ok
 if [ "$E_MISS" != 0 ] || [ "$E_P99" = n/a ] || awk -v p="$E_P99" 'BEGIN { exit !(p >= 200) }'; then
 	verdict=OVER
 	BENCH_FAILS=$((BENCH_FAILS + 1))
 fi
-printf 'event latency 201 -> notification row at %s req/s offered (%s achieved): %s events, p50 %s ms, p99 %s ms (target < 200), %s missing: %s\n' \
-	"$RATE" "$E_RPS" "$E_N" "$E_P50" "$E_P99" "$E_MISS" "$verdict"
+printf 'event latency 201 -> notification row at %s req/s offered (%s achieved): %s events, p50 %s ms, p95 %s ms, p99 %s ms (target < 200), %s missing: %s\n' \
+	"$RATE" "$E_RPS" "$E_N" "$E_P50" "$E_P95" "$E_P99" "$E_MISS" "$verdict"
 [ "$E_ERR" = 0 ] || { echo "event latency run: $E_ERR request errors"; BENCH_FAILS=$((BENCH_FAILS + 1)); }
 echo "notifier: $ROWS of $EVENTS events in $(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }') s"
 [ "$BENCH_FAILS" -eq 0 ]

@@ -2,7 +2,7 @@
 # Every figure is printed next to a ceiling measured in the same run, because
 # this machine is shared and absolute numbers drift.
 
-# wrk_run URL LUA_BODY [CONNECTIONS] [SECONDS] -> "rps p50_ms p99_ms errors"
+# wrk_run URL LUA_BODY [CONNECTIONS] [SECONDS] -> "rps p50_ms p95_ms p99_ms errors"
 # LUA_BODY is wrk Lua that may set wrk.method/body/headers or a request()
 # function; a done() hook that prints the figures is appended here.
 wrk_run() {
@@ -13,36 +13,36 @@ $body
 done = function(summary, latency, requests)
   local e = summary.errors
   local errs = e.connect + e.read + e.write + e.status + e.timeout
-  io.write(string.format("BENCH %.1f %.2f %.2f %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, errs))
+  io.write(string.format("BENCH %.1f %.2f %.2f %.2f %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, errs))
 end
 LUA
-	wrk -t 2 -c "$conns" -d "${secs}s" -s "$script" "$url" 2>&1 | awk '/^BENCH/ {print $2, $3, $4, $5}'
+	wrk -t 2 -c "$conns" -d "${secs}s" -s "$script" "$url" 2>&1 | awk '/^BENCH/ {print $2, $3, $4, $5, $6}'
 	rm -f "$script"
 }
 
 # ratio A B -> A/B with two decimals
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
-# row NAME RPS P50 P99 ERRORS CEILING TARGET -> one table line, and a verdict
+# row NAME RPS P50 P95 P99 ERRORS CEILING TARGET -> one table line, and a verdict
 # kept in BENCH_FAILS when the ratio is under the target or errors occurred.
 BENCH_FAILS=0
 row() {
 	local r verdict=ok
-	r=$(ratio "$2" "$6")
-	if [ "$5" != 0 ] || awk -v r="$r" -v t="$7" 'BEGIN { exit !(r == "n/a" || r < t) }'; then
+	r=$(ratio "$2" "$7")
+	if [ "$6" != 0 ] || awk -v r="$r" -v t="$8" 'BEGIN { exit !(r == "n/a" || r < t) }'; then
 		verdict=BELOW
 		BENCH_FAILS=$((BENCH_FAILS + 1))
 	fi
-	printf '| %-28s | %9s | %8s | %8s | %6s | %9s | %5s | >= %-4s | %-5s |\n' \
-		"$1" "$2" "$3" "$4" "$5" "$6" "$r" "$7" "$verdict"
+	printf '| %-28s | %9s | %8s | %8s | %8s | %6s | %9s | %5s | >= %-4s | %-5s |\n' \
+		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$r" "$8" "$verdict"
 }
 
 table_head() {
-	printf '| %-28s | %9s | %8s | %8s | %6s | %9s | %5s | %-7s | %-5s |\n' \
-		endpoint "req/s" "p50 ms" "p99 ms" errors ceiling ratio target ""
-	printf '|%s|\n' "------------------------------|-----------|----------|----------|--------|-----------|-------|---------|-------"
+	printf '| %-28s | %9s | %8s | %8s | %8s | %6s | %9s | %5s | %-7s | %-5s |\n' \
+		endpoint "req/s" "p50 ms" "p95 ms" "p99 ms" errors ceiling ratio target ""
+	printf '|%s|\n' "------------------------------|-----------|----------|----------|----------|--------|-----------|-------|---------|-------"
 }
 
 # rss_kib PIDFILE -> largest VmRSS (KiB) among the pids in the file

@@ -1,7 +1,7 @@
 /*
  * test_wmetrics.c: the workers' rows as Prometheus text
- * (shared/wmetrics.c): one TYPE line per metric, counters by their _total
- * suffix, label values escaped, rows no reporter writes left out. The
+ * (shared/wmetrics.c): one HELP and one TYPE line per metric (a generic
+ * HELP for a name not described), counters by their _total suffix, label values escaped, rows no reporter writes left out. The
  * reporting itself runs against PostgreSQL in the integration suites
  * (notify, runner).
  */
@@ -30,12 +30,21 @@ test_render(void)
 
 	CU_ASSERT_EQUAL_FATAL(wmetrics_render(&b, rows, sizeof(rows) / sizeof(rows[0]) / 4), 0);
 	CU_ASSERT_STRING_EQUAL(b.p,
+	    "# HELP esm_worker_consumer_lag Messages in the consumer's partitions not yet consumed.\n"
 	    "# TYPE esm_worker_consumer_lag gauge\n"
 	    "esm_worker_consumer_lag{worker=\"notifier\",instance=\"vm:12\"} 3\n"
+	    "# HELP esm_worker_messages_consumed_total Kafka messages consumed.\n"
 	    "# TYPE esm_worker_messages_consumed_total counter\n"
 	    "esm_worker_messages_consumed_total{worker=\"notifier\",instance=\"vm:12\"} 1e+06\n"
 	    "esm_worker_messages_consumed_total{worker=\"notifier\",instance=\"vm:13\"} 7\n"
 	    "esm_worker_messages_consumed_total{worker=\"we\\\"ird\\\\name\\n\",instance=\"h:1\"} 0\n");
+	buf_reset(&b);
+	/* A name the table does not describe is still valid exposition. */
+	CU_ASSERT_EQUAL(wmetrics_render(&b, (const char *[]){ "w", "h:1", "new_total", "2" }, 1), 0);
+	CU_ASSERT_STRING_EQUAL(b.p,
+	    "# HELP esm_worker_new_total A worker's figure, not described yet.\n"
+	    "# TYPE esm_worker_new_total counter\n"
+	    "esm_worker_new_total{worker=\"w\",instance=\"h:1\"} 2\n");
 	buf_reset(&b);
 	CU_ASSERT_EQUAL(wmetrics_render(&b, rows, 0), 0);
 	CU_ASSERT_EQUAL(b.len, 0);
