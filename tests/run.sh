@@ -41,6 +41,12 @@ export ESM_TRUSTED_PROXIES=${ESM_TRUSTED_PROXIES:-127.0.0.1}
 # One browser origin may call the API (the cors suite checks it and that
 # others may not).
 export ESM_CORS_ORIGINS=${ESM_CORS_ORIGINS:-https://app.example.test}
+# Every suite's client is 127.0.0.1 to lighttpd's connection cap per
+# address, the services' calls back through the internal listener too: the
+# cap is raised above what the busiest suite holds at once (50 racing
+# registrations and the pools' keep-alive connections); slow_clients tests
+# it at this value.
+export ESM_CONN_PER_ADDR=${ESM_CONN_PER_ADDR:-200}
 # Task limits: on in the suites' stack, low enough that the tasks suite
 # reaches them in a moment (it reads them from this environment) and above
 # what any other suite's user creates (the runner suite's 100 tasks); off

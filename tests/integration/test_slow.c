@@ -25,7 +25,7 @@
 
 #include "itest.h"
 
-#define SLOW_HOLD_MAX 256
+#define SLOW_HOLD_MAX 512
 
 static double
 now_s(void)
