@@ -47,6 +47,12 @@ int users_h_delete(struct http_req *r) { return 404; }
 int users_h_internal_get(struct http_req *r) { return 503; }
 int users_h_password(struct http_req *r) { return check(r, users_password_fields, users_password_nfields); }
 int users_h_role(struct http_req *r) { return check(r, users_role_fields, users_role_nfields); }
+int users_h_reset(struct http_req *r) { return check(r, users_reset_fields, users_reset_nfields); }
+int users_h_reset_confirm(struct http_req *r)
+{
+	return check(r, users_reset_confirm_fields, users_reset_confirm_nfields);
+}
+int users_h_verify(struct http_req *r) { return check(r, users_verify_fields, users_verify_nfields); }
 int auth_h_login(struct http_req *r) { return check(r, auth_login_fields, auth_login_nfields); }
 int auth_h_refresh(struct http_req *r) { return check(r, auth_refresh_fields, auth_refresh_nfields); }
 int auth_h_logout(struct http_req *r) { return check(r, auth_refresh_fields, auth_refresh_nfields); }

@@ -39,7 +39,22 @@ flow_register(struct flow_user *u, const char *prefix)
 int
 flow_login(struct flow_user *u)
 {
-	return flow_login_as(u, FLOW_PASSWORD);
+	int rc = flow_login_as(u, FLOW_PASSWORD);
+
+	CU_ASSERT_EQUAL(rc, 0);
+	return rc;
+}
+
+long
+flow_post(const char *path, const char *body, const char *token)
+{
+	struct itest_resp r;
+	long st = itest_json("POST", "gateway", path, body, token, &r);
+
+	if (st >= 500)
+		fprintf(stderr, "\n  POST %s: %ld %.300s\n", path, st, r.body ? r.body : "");
+	itest_resp_free(&r);
+	return st;
 }
 
 int
@@ -53,7 +68,6 @@ flow_login_as(struct flow_user *u, const char *password)
 	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", u->username,
 	    password);
 	itest_json("POST", "gateway", AUTH_BASE "/login", body, NULL, &r);
-	CU_ASSERT_EQUAL(r.status, 200);
 	a = cJSON_GetObjectItemCaseSensitive(r.json, "accessToken");
 	f = cJSON_GetObjectItemCaseSensitive(r.json, "refreshToken");
 	if (r.status == 200 && cJSON_IsString(a) && cJSON_IsString(f)) {
@@ -115,8 +129,11 @@ flow_wait_count(const char *db, const char *sql, int64_t want, int secs)
 	return n;
 }
 
-int
-flow_mails_to(const char *addr, const char *subject)
+/* Calls fn(f, arg) for each mail of the sink to addr (and with subject,
+ * when not NULL), f positioned at its body; counts the mails for which fn
+ * (NULL: none) says 1. -1 when the stack has no sink. */
+static int
+mail_walk(const char *addr, const char *subject, int (*fn)(FILE *, void *), void *arg)
 {
 	const char *md = getenv("ESM_MAILDIR");
 	char dir[1024], path[2048], want_to[320], want_subj[256], line[1024];
@@ -136,6 +153,7 @@ flow_mails_to(const char *addr, const char *subject)
 	while ((de = readdir(d)) != NULL) {
 		FILE *f;
 		int to = 0, subj = subject == NULL;
+
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -146,31 +164,46 @@ flow_mails_to(const char *addr, const char *subject)
 			to |= strcmp(line, want_to) == 0;
 			subj |= strcmp(line, want_subj) == 0;
 		}
+		n += to && subj && (fn == NULL || fn(f, arg));
 		fclose(f);
-		n += to && subj;
 	}
 	closedir(d);
 	return n;
 }
 
-/* The first body line of a mail that is nothing but a code (43
- * base64url characters), copied into code. 1 found, 0 not. */
-static int
-mail_code(FILE *f, char *code, size_t n)
+int
+flow_mails_to(const char *addr, const char *subject)
 {
+	return mail_walk(addr, subject, NULL, NULL);
+}
+
+struct code_want {
+	const char *except;
+	char *code;
+	size_t n;
+	int found;
+};
+
+/* A body line that is nothing but a code (43 base64url characters) other
+ * than the one excepted: copied, 1. */
+static int
+mail_code(FILE *f, void *arg)
+{
+	struct code_want *w = arg;
 	char line[1024];
 	size_t len, i;
 
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while (!w->found && fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "\r\n")] = '\0';
 		len = strlen(line);
-		if (len != 43)
+		if (len != 43 || w->n <= len || (w->except != NULL && strcmp(line, w->except) == 0))
 			continue;
 		for (i = 0; i < len; i++)
 			if (!isalnum((unsigned char)line[i]) && line[i] != '-' && line[i] != '_')
 				break;
-		if (i == len && n > len) {
-			memcpy(code, line, len + 1);
+		if (i == len) {
+			memcpy(w->code, line, len + 1);
+			w->found = 1;
 			return 1;
 		}
 	}
@@ -181,46 +214,14 @@ int
 flow_mail_code(const char *addr, const char *subject, const char *except, char *code, size_t n,
     int secs)
 {
-	const char *md = getenv("ESM_MAILDIR");
-	char dir[1024], path[2048], want_to[320], want_subj[256], line[1024];
-	struct dirent *de;
+	struct code_want w = { except, code, n, 0 };
 	int tries;
 
-	if (md == NULL) {
-		CU_FAIL("ESM_MAILDIR is not set (no SMTP sink in the stack)");
-		return 0;
-	}
-	snprintf(dir, sizeof(dir), "%s/new", md);
-	snprintf(want_to, sizeof(want_to), "To: <%s>", addr);
-	snprintf(want_subj, sizeof(want_subj), "Subject: %s", subject);
 	for (tries = 0; tries <= secs * 5; tries++) {
-		DIR *d = opendir(dir);
-
-		while (d != NULL && (de = readdir(d)) != NULL) {
-			FILE *f;
-			int to = 0, subj = 0, found = 0;
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			if ((f = fopen(path, "r")) == NULL)
-				continue;
-			while (fgets(line, sizeof(line), f) != NULL && line[0] != '\n' && line[0] != '\r') {
-				line[strcspn(line, "\r\n")] = '\0';
-				to |= strcmp(line, want_to) == 0;
-				subj |= strcmp(line, want_subj) == 0;
-			}
-			if (to && subj)
-				found = mail_code(f, code, n) &&
-				    (except == NULL || strcmp(code, except) != 0);
-			fclose(f);
-			if (found) {
-				closedir(d);
-				return 1;
-			}
-		}
-		if (d != NULL)
-			closedir(d);
+		if (mail_walk(addr, subject, mail_code, &w) < 0)
+			return 0;
+		if (w.found)
+			return 1;
 		itest_sleep_ms(200);
 	}
 	return 0;

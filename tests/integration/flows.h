@@ -26,8 +26,12 @@ struct flow_user {
 int flow_register(struct flow_user *u, const char *prefix);
 /* Logs u in, filling access and refresh; 0 / -1. */
 int flow_login(struct flow_user *u);
-/* The same with another password. */
+/* The same with another password, without asserting success (a refusal
+ * may be the point). */
 int flow_login_as(struct flow_user *u, const char *password);
+/* POSTs the JSON body to path through the gateway; the status (a server
+ * error is printed with its body). */
+long flow_post(const char *path, const char *body, const char *token);
 /* Both, plus the admin role when admin != 0 (set in the database, then a
  * fresh login so the token carries it). */
 int flow_user(struct flow_user *u, const char *prefix, int admin);

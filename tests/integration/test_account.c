@@ -15,18 +15,6 @@
 #define RESET_SUBJECT "Reset your EventStreamMonitor password"
 #define NEW_PASSWORD "a brand new passphrase"
 
-static long
-post(const char *path, const char *body, const char *token)
-{
-	struct itest_resp r;
-	long st = itest_json("POST", "gateway", path, body, token, &r);
-
-	if (st >= 500)
-		fprintf(stderr, "\n  POST %s: %ld %.300s\n", path, st, r.body ? r.body : "");
-	itest_resp_free(&r);
-	return st;
-}
-
 /* emailVerified of u as GET /users/{id} shows it: 1, 0, or -1. */
 static int
 verified(const struct flow_user *u)
@@ -78,16 +66,16 @@ test_verify_email(void)
 	CU_ASSERT_EQUAL(verified(&u), 0);
 	CU_ASSERT_FATAL(flow_mail_code(u.email, VERIFY_SUBJECT, NULL, code, sizeof(code), 30) == 1);
 	/* Refusals: malformed, unknown, and nothing changes. */
-	CU_ASSERT_EQUAL(post(USERS_BASE "/verify-email", "{\"token\":\"nope\"}", NULL), 400);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/verify-email",
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/verify-email", "{\"token\":\"nope\"}", NULL), 400);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/verify-email",
 	    "{\"token\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", NULL), 400);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/verify-email", "{}", NULL), 400);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/verify-email", "{}", NULL), 400);
 	CU_ASSERT_EQUAL(verified(&u), 0);
 	/* The code from the mail works, once. */
 	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", code);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/verify-email", body, NULL), 204);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/verify-email", body, NULL), 204);
 	CU_ASSERT_EQUAL(verified(&u), 1);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/verify-email", body, NULL), 400);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/verify-email", body, NULL), 400);
 	code_not_shown(&u, &admin, code);
 	/* Codes are stored only as hashes. */
 	{
@@ -112,20 +100,20 @@ test_password_reset(void)
 	itest_unique(nobody, 21, "nobody");
 	strcat(nobody, "@example.org");
 	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", nobody);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset", body, NULL), 202);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset", "{\"email\":5}", NULL), 400);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset", body, NULL), 202);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset", "{\"email\":5}", NULL), 400);
 	/* The owner's address, in another case: a mail with a code. */
 	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", u.email);
 	for (char *c = strchr(body, ':'); *c; c++)
 		if (*c >= 'a' && *c <= 'z')
 			*c = (char)(*c - 32);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset", body, NULL), 202);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset", body, NULL), 202);
 	CU_ASSERT_FATAL(flow_mail_code(u.email, RESET_SUBJECT, NULL, code, sizeof(code), 30) == 1);
 	CU_ASSERT_EQUAL(flow_mails_to(nobody, NULL), 0);
 	/* A bad new password or a wrong code changes nothing. */
 	snprintf(body, sizeof(body), "{\"token\":\"%s\",\"newPassword\":\"short\"}", code);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset/confirm", body, NULL), 400);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset/confirm",
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset/confirm", body, NULL), 400);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset/confirm",
 	    "{\"token\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"newPassword\":\"" NEW_PASSWORD "\"}",
 	    NULL), 400);
 	itest_json("GET", "gateway", AUTH_BASE "/validate", NULL, u.access, &r);
@@ -133,21 +121,21 @@ test_password_reset(void)
 	itest_resp_free(&r);
 	/* The code sets the new password and ends every session. */
 	snprintf(body, sizeof(body), "{\"token\":\"%s\",\"newPassword\":\"" NEW_PASSWORD "\"}", code);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset/confirm", body, NULL), 204);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset/confirm", body, NULL), 400);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset/confirm", body, NULL), 204);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset/confirm", body, NULL), 400);
 	itest_sleep_ms(2000);
 	itest_json("GET", "gateway", AUTH_BASE "/validate", NULL, u.access, &r);
 	CU_ASSERT(itest_is_problem(&r, 401, "UNAUTHORIZED"));
 	itest_resp_free(&r);
 	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"" FLOW_PASSWORD "\"}",
 	    u.username);
-	CU_ASSERT_EQUAL(post(AUTH_BASE "/login", body, NULL), 401);
+	CU_ASSERT_EQUAL(flow_post(AUTH_BASE "/login", body, NULL), 401);
 	CU_ASSERT_FATAL(flow_login_as(&u, NEW_PASSWORD) == 0);
 	code_not_shown(&u, &admin, code);
 	/* An expired code is refused. */
 	before = flow_count("registrations", "SELECT count(*) FROM account_tokens");
 	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", u.email);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset", body, NULL), 202);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset", body, NULL), 202);
 	CU_ASSERT_EQUAL(flow_count("registrations", "SELECT count(*) FROM account_tokens"), before + 1);
 	snprintf(sql, sizeof(sql), "UPDATE account_tokens SET expires_at = now() - interval '1 s' "
 	    "WHERE user_id = %lld AND used_at IS NULL", (long long)u.id);
@@ -159,10 +147,10 @@ test_password_reset(void)
 	CU_ASSERT_FATAL(flow_mail_code(u.email, RESET_SUBJECT, code, code2, sizeof(code2), 5) == 1);
 	snprintf(body, sizeof(body), "{\"token\":\"%s\",\"newPassword\":\"another passphrase 9\"}",
 	    code2);
-	CU_ASSERT_EQUAL(post(USERS_BASE "/password-reset/confirm", body, NULL), 400);
+	CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset/confirm", body, NULL), 400);
 	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"" NEW_PASSWORD "\"}",
 	    u.username);
-	CU_ASSERT_EQUAL(post(AUTH_BASE "/login", body, NULL), 200);
+	CU_ASSERT_EQUAL(flow_post(AUTH_BASE "/login", body, NULL), 200);
 }
 
 static CU_TestInfo tests[] = {

@@ -116,64 +116,36 @@ refused_everywhere(const struct flow_user *u, const char *const *tokens, int n, 
 			}
 }
 
-static long
-post(const char *path, const char *body, const char *token)
-{
-	struct itest_resp r;
-	long st = itest_json("POST", "gateway", path, body, token, &r);
-
-	if (st >= 500)
-		fprintf(stderr, "\n  POST %s: %ld %.300s\n", path, st, r.body ? r.body : "");
-	itest_resp_free(&r);
-	return st;
-}
-
-/* A second session of u: its tokens in access/refresh. */
+/* Another session of u (or a refused login): its tokens in s. */
 static int
-second_session(const struct flow_user *u, const char *password, char *access, size_t alen,
-    char *refresh, size_t rlen)
+second_session(const struct flow_user *u, const char *password, struct flow_user *s)
 {
-	struct itest_resp r;
-	char body[256];
-	const cJSON *a, *f;
-	int rc = -1;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", u->username,
-	    password);
-	itest_json("POST", "gateway", AUTH_BASE "/login", body, NULL, &r);
-	a = cJSON_GetObjectItemCaseSensitive(r.json, "accessToken");
-	f = cJSON_GetObjectItemCaseSensitive(r.json, "refreshToken");
-	if (r.status == 200 && cJSON_IsString(a) && cJSON_IsString(f)) {
-		snprintf(access, alen, "%s", a->valuestring);
-		snprintf(refresh, rlen, "%s", f->valuestring);
-		rc = 0;
-	}
-	itest_resp_free(&r);
-	return rc;
+	*s = *u;
+	return flow_login_as(s, password);
 }
 
 static void
 test_logout(void)
 {
 	struct flow_user u;
-	char access2[2048], refresh2[128], body[256];
+	struct flow_user s2;
+	char body[256];
 	int64_t t0;
 
 	if (flow_user(&u, "rvlo", 0) == -1)
 		return;
-	CU_ASSERT_FATAL(second_session(&u, FLOW_PASSWORD, access2, sizeof(access2), refresh2,
-	    sizeof(refresh2)) == 0);
+	CU_ASSERT_FATAL(second_session(&u, FLOW_PASSWORD, &s2) == 0);
 	works_everywhere(&u, u.access);
-	works_everywhere(&u, access2);
+	works_everywhere(&u, s2.access);
 	snprintf(body, sizeof(body), "{\"refreshToken\":\"%s\"}", u.refresh);
-	CU_ASSERT_EQUAL(post(AUTH_BASE "/logout", body, NULL), 204);
+	CU_ASSERT_EQUAL(flow_post(AUTH_BASE "/logout", body, NULL), 204);
 	t0 = now_ms();
 	refused_everywhere(&u, (const char *[]){ u.access }, 1, t0);
 	/* The other session of the same user goes on. */
-	works_everywhere(&u, access2);
+	works_everywhere(&u, s2.access);
 	/* Logging out with a spent or unknown token ends nothing. */
-	CU_ASSERT_EQUAL(post(AUTH_BASE "/logout", body, NULL), 204);
-	works_everywhere(&u, access2);
+	CU_ASSERT_EQUAL(flow_post(AUTH_BASE "/logout", body, NULL), 204);
+	works_everywhere(&u, s2.access);
 }
 
 static void
@@ -197,7 +169,7 @@ test_refresh_replay(void)
 	works_everywhere(&u, access2);
 	/* The spent token again: a replay. The session ends, including the
 	 * access tokens it issued before and after the rotation. */
-	CU_ASSERT_EQUAL(post(AUTH_BASE "/refresh", body, NULL), 401);
+	CU_ASSERT_EQUAL(flow_post(AUTH_BASE "/refresh", body, NULL), 401);
 	t0 = now_ms();
 	{
 		const char *tok[2] = { access2, u.access };
@@ -231,50 +203,48 @@ test_password_change(void)
 {
 	struct flow_user u, other;
 	struct itest_resp r;
-	char path[128], body[256], access2[2048], refresh2[128], access3[2048], refresh3[128];
+	struct flow_user s2, s3;
+	char path[128], body[256];
 	char sql[256];
 	int64_t t0, events;
 
 	if (flow_user(&u, "rvpw", 0) == -1 || flow_user(&other, "rvpo", 0) == -1)
 		return;
-	CU_ASSERT_FATAL(second_session(&u, FLOW_PASSWORD, access2, sizeof(access2), refresh2,
-	    sizeof(refresh2)) == 0);
+	CU_ASSERT_FATAL(second_session(&u, FLOW_PASSWORD, &s2) == 0);
 	snprintf(path, sizeof(path), USERS_BASE "/%lld/password", (long long)u.id);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM outbox WHERE msg_key = '%lld' AND "
 	    "payload::jsonb->>'eventType' = 'user_password_changed'", (long long)u.id);
 	/* Refusals change nothing and end no session. */
-	CU_ASSERT_EQUAL(post(path, "{\"currentPassword\":\"wrong password\","
+	CU_ASSERT_EQUAL(flow_post(path, "{\"currentPassword\":\"wrong password\","
 	    "\"newPassword\":\"Another horse 42\"}", u.access), 403);
-	CU_ASSERT_EQUAL(post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\","
+	CU_ASSERT_EQUAL(flow_post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\","
 	    "\"newPassword\":\"Another horse 42\"}", other.access), 403);
-	CU_ASSERT_EQUAL(post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\","
+	CU_ASSERT_EQUAL(flow_post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\","
 	    "\"newPassword\":\"short\"}", u.access), 400);
-	CU_ASSERT_EQUAL(post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\"}", u.access), 400);
-	CU_ASSERT_EQUAL(post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\","
+	CU_ASSERT_EQUAL(flow_post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\"}", u.access), 400);
+	CU_ASSERT_EQUAL(flow_post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\","
 	    "\"newPassword\":\"Another horse 42\",\"extra\":1}", u.access), 400);
 	CU_ASSERT_EQUAL(itest_sql_int("registrations", sql), 0);
 	works_everywhere(&u, u.access);
-	works_everywhere(&u, access2);
+	works_everywhere(&u, s2.access);
 	/* The change ends every session. */
-	CU_ASSERT_EQUAL(post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\","
+	CU_ASSERT_EQUAL(flow_post(path, "{\"currentPassword\":\"" FLOW_PASSWORD "\","
 	    "\"newPassword\":\"Another horse 42\"}", u.access), 204);
 	t0 = now_ms();
 	events = itest_sql_int("registrations", sql);
 	CU_ASSERT_EQUAL(events, 1);
 	{
-		const char *tok[2] = { u.access, access2 };
+		const char *tok[2] = { u.access, s2.access };
 		refused_everywhere(&u, tok, 2, t0);
 	}
-	snprintf(body, sizeof(body), "{\"refreshToken\":\"%s\"}", refresh2);
-	CU_ASSERT_EQUAL(post(AUTH_BASE "/refresh", body, NULL), 401);
+	snprintf(body, sizeof(body), "{\"refreshToken\":\"%s\"}", s2.refresh);
+	CU_ASSERT_EQUAL(flow_post(AUTH_BASE "/refresh", body, NULL), 401);
 	/* The old password is gone, the new one opens a session that works. */
-	CU_ASSERT(second_session(&u, FLOW_PASSWORD, access3, sizeof(access3), refresh3,
-	    sizeof(refresh3)) == -1);
-	CU_ASSERT_FATAL(second_session(&u, "Another horse 42", access3, sizeof(access3), refresh3,
-	    sizeof(refresh3)) == 0);
-	works_everywhere(&u, access3);
+	CU_ASSERT(second_session(&u, FLOW_PASSWORD, &s3) == -1);
+	CU_ASSERT_FATAL(second_session(&u, "Another horse 42", &s3) == 0);
+	works_everywhere(&u, s3.access);
 	/* The event names the user and carries no secret. */
-	itest_json("GET", "gateway", AUTH_BASE "/validate", NULL, access3, &r);
+	itest_json("GET", "gateway", AUTH_BASE "/validate", NULL, s3.access, &r);
 	CU_ASSERT_EQUAL(r.status, 200);
 	itest_resp_free(&r);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM outbox WHERE msg_key = '%lld' AND "
@@ -287,7 +257,8 @@ test_role_change(void)
 {
 	struct flow_user u, admin;
 	struct itest_resp r;
-	char path[128], access2[2048], refresh2[128], sql[256];
+	struct flow_user s2;
+	char path[128], sql[256];
 	const cJSON *roles;
 	int64_t t0;
 
@@ -315,9 +286,8 @@ test_role_change(void)
 	t0 = now_ms();
 	CU_ASSERT_EQUAL(itest_sql_int("registrations", sql), 1);
 	refused_everywhere(&u, (const char *[]){ u.access }, 1, t0);
-	CU_ASSERT_FATAL(second_session(&u, FLOW_PASSWORD, access2, sizeof(access2), refresh2,
-	    sizeof(refresh2)) == 0);
-	itest_json("GET", "gateway", AUTH_BASE "/validate", NULL, access2, &r);
+	CU_ASSERT_FATAL(second_session(&u, FLOW_PASSWORD, &s2) == 0);
+	itest_json("GET", "gateway", AUTH_BASE "/validate", NULL, s2.access, &r);
 	CU_ASSERT_EQUAL(r.status, 200);
 	roles = cJSON_GetObjectItemCaseSensitive(r.json, "roles");
 	CU_ASSERT(cJSON_GetArraySize(roles) == 2);
