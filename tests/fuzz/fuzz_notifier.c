@@ -306,6 +306,10 @@ fz_db(void *arg, size_t idx, const char *const *p, int n, struct fake_db_answer 
 			fz_fail("user delete with bad values");
 		a->affected = 1;
 		break;
+	case NS_USER_END:
+		if (ev->kind != NK_USER_DELETED || !is_id(p[0]) || n != 1)
+			fz_fail("ending a deleted user's mail with bad values");
+		break;
 	case NS_INSERT:
 		if (n != 9)
 			fz_fail("notification insert: not nine values");
