@@ -109,17 +109,50 @@ mail_read(char *dst, size_t sz, size_t n, void *arg)
 	return k;
 }
 
+/* The server's refusal (4xx or 5xx) among the reply lines libcurl hands
+ * to the header callback, kept (control characters as spaces, capped) to
+ * say why a mail was refused and with what code. */
+struct mail_reply {
+	char line[200];
+};
+
+static size_t
+mail_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct mail_reply *r = arg;
+	size_t len = sz * n, k, i;
+
+	if (len < 3)
+		return len;
+	/* A reply that accepted something after a refusal clears it (EHLO
+	 * refused, HELO taken), but the goodbye to QUIT does not. */
+	if (p[0] != '4' && p[0] != '5') {
+		if (strncmp(p, "221", 3) != 0)
+			r->line[0] = '\0';
+		return len;
+	}
+	k = len < sizeof(r->line) - 1 ? len : sizeof(r->line) - 1;
+	for (i = 0; i < k; i++)
+		r->line[i] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? ' ' : p[i];
+	while (i > 0 && r->line[i - 1] == ' ')
+		i--;
+	r->line[i] = '\0';
+	return len;
+}
+
 int
 mail_send(const char *url, const char *from, const char *to, const char *subject,
-    const char *body, int timeout_ms, char *err, size_t errlen)
+    const char *body, int timeout_ms, char *err, size_t errlen, int *reply)
 {
 	struct curl_slist *rcpt = NULL;
+	struct mail_reply last = { "" };
 	buf_t msg = { 0 };
 	struct mail_src src;
 	char fromb[300], msgid[37];
 	CURLcode cc;
 	int rc = -1;
 
+	*reply = 0;
 	util_uuid4(msgid);
 	if (mail_format(&msg, from, to, subject, body, util_now_us(), msgid) == -1) {
 		snprintf(err, errlen, "address or subject not acceptable");
@@ -148,10 +181,22 @@ mail_send(const char *url, const char *from, const char *to, const char *subject
 	curl_easy_setopt(mail_h, CURLOPT_READFUNCTION, mail_read);
 	curl_easy_setopt(mail_h, CURLOPT_READDATA, &src);
 	curl_easy_setopt(mail_h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(mail_h, CURLOPT_HEADERFUNCTION, mail_header);
+	curl_easy_setopt(mail_h, CURLOPT_HEADERDATA, &last);
 	if ((cc = curl_easy_perform(mail_h)) != CURLE_OK) {
 		long code = 0;
-		curl_easy_getinfo(mail_h, CURLINFO_RESPONSE_CODE, &code);
-		snprintf(err, errlen, "smtp: %s (reply %ld)", curl_easy_strerror(cc), code);
+		/* The refusal's own code: libcurl's response code may be the
+		 * QUIT reply that followed it. */
+		if (last.line[0] != '\0' && last.line[1] >= '0' && last.line[1] <= '9' &&
+		    last.line[2] >= '0' && last.line[2] <= '9')
+			code = (last.line[0] - '0') * 100 + (last.line[1] - '0') * 10 + (last.line[2] - '0');
+		else
+			curl_easy_getinfo(mail_h, CURLINFO_RESPONSE_CODE, &code);
+		*reply = code >= 400 && code <= 599 ? (int)code : 0;
+		if (*reply >= 400 && last.line[0] != '\0')
+			snprintf(err, errlen, "smtp reply: %s", last.line);
+		else
+			snprintf(err, errlen, "smtp: %s (reply %ld)", curl_easy_strerror(cc), code);
 		/* The session may be mid-transaction: the next mail starts afresh. */
 		mail_cleanup();
 		goto out;

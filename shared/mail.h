@@ -21,9 +21,13 @@ int mail_format(buf_t *out, const char *from, const char *to, const char *subjec
     const char *body, int64_t now_us, const char *msgid) ESM_WUR;
 
 /* Sends one mail through the SMTP server at url within timeout_ms. 0, or
- * -1 with the reason (no secrets, at most errlen bytes) in err. */
+ * -1 with the reason (no secrets, at most errlen bytes) in err and in
+ * *reply the server's reply code that refused it (e.g. 550, 451), or 0
+ * when no reply did (connection, timeout, a message that cannot be
+ * formatted). err then carries the server's reply line, cleaned of control
+ * characters. */
 int mail_send(const char *url, const char *from, const char *to, const char *subject,
-    const char *body, int timeout_ms, char *err, size_t errlen) ESM_WUR;
+    const char *body, int timeout_ms, char *err, size_t errlen, int *reply) ESM_WUR;
 /* Releases the process's handle. */
 void mail_cleanup(void);
 

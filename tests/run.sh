@@ -54,6 +54,10 @@ export ESM_CONN_PER_ADDR=${ESM_CONN_PER_ADDR:-200}
 export ESM_RATE_TASK_CREATE=${ESM_RATE_TASK_CREATE:-150/60}
 export ESM_TASKS_PENDING_MAX=${ESM_TASKS_PENDING_MAX:-200}
 FAULT_LIMITS=(ESM_RATE_TASK_CREATE=off ESM_TASKS_PENDING_MAX=0)
+# A notification whose user stays unknown ends undeliverable after this
+# many seconds (an hour by default): a few here, so the notifications suite
+# sees it, and still well above how late a user event arrives in any suite.
+export ESM_NOTIFIER_RECIPIENT_WAIT_S=${ESM_NOTIFIER_RECIPIENT_WAIT_S:-5}
 TIMEOUT=${ESM_TEST_TIMEOUT:-2400}
 # ESM_TEST_INSTANCE (with ESM_PORT_OFFSET) runs the suite on a stack of its
 # own, so two runs on one machine do not meet.

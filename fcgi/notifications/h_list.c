@@ -1,7 +1,8 @@
 /*
  * h_list.c: GET /api/v1/eventstreammonitor/notifications with filters
- * userId (own unless admin), eventType, status, and paging. A caller
- * without the admin role sees only its own notifications.
+ * userId (own unless admin), eventType, status, unread, and paging. A
+ * caller without the admin role sees only its own notifications. And the
+ * notification object that every reply of the service carries.
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +34,7 @@ notifs_row_json(const db_res *res, int row)
 {
 	static const char *const names[] = { "notificationId", "eventId", "eventType", "userId",
 		"recipientEmail", "subject", "message", "channel", "status", "attempts",
-		"createdAt", "sentAt" };
+		"createdAt", "sentAt", "readAt", "lastError" };
 	cJSON *o = cJSON_CreateObject();
 	int ok = o != NULL;
 
@@ -47,11 +48,12 @@ notifs_row_json(const db_res *res, int row)
 	return o;
 }
 
-enum { Q_USER, Q_TYPE, Q_STATUS, Q_LIMIT, Q_OFFSET, Q_N_ };
-static const char *const list_names[Q_N_] = { "userId", "eventType", "status", "limit", "offset" };
+enum { Q_USER, Q_TYPE, Q_STATUS, Q_UNREAD, Q_LIMIT, Q_OFFSET, Q_N_ };
+static const char *const list_names[Q_N_] = { "userId", "eventType", "status", "unread", "limit",
+	"offset" };
 
-/* Query into the statement parameters (user, type, status, limit, offset).
- * 0, or the status replied. */
+/* Query into the statement parameters (user, type, status, unread, limit,
+ * offset). 0, or the status replied. */
 static int
 list_args(struct http_req *r, char v[Q_N_][NOTIFS_QVAL_MAX + 1], const char *p[Q_N_],
     int64_t *lim, int64_t *off)
@@ -71,6 +73,8 @@ list_args(struct http_req *r, char v[Q_N_][NOTIFS_QVAL_MAX + 1], const char *p[Q
 		which = "eventType";
 	else if (have[Q_STATUS] && !notifs_valid_status(v[Q_STATUS]))
 		which = "status";
+	else if (have[Q_UNREAD] && !notifs_valid_bool(v[Q_UNREAD]))
+		which = "unread";
 	else
 		(void)notifs_paging(have[Q_LIMIT] ? v[Q_LIMIT] : NULL,
 		    have[Q_OFFSET] ? v[Q_OFFSET] : NULL, lim, off, &which);
@@ -92,8 +96,9 @@ list_args(struct http_req *r, char v[Q_N_][NOTIFS_QVAL_MAX + 1], const char *p[Q
 	p[0] = have[Q_USER] ? v[Q_USER] : NULL;
 	p[1] = have[Q_TYPE] ? v[Q_TYPE] : NULL;
 	p[2] = have[Q_STATUS] ? v[Q_STATUS] : NULL;
-	p[3] = v[Q_LIMIT];
-	p[4] = v[Q_OFFSET];
+	p[3] = have[Q_UNREAD] ? v[Q_UNREAD] : NULL;
+	p[4] = v[Q_LIMIT];
+	p[5] = v[Q_OFFSET];
 	return 0;
 }
 
@@ -110,8 +115,8 @@ notifs_h_list(struct http_req *r)
 
 	if ((rc = list_args(r, v, p, &lim, &off)) != 0)
 		return rc;
-	if ((rc = db_exec(svc_db(), p[0] ? NF_LIST : NF_LIST_ALL, p, 5, &res)) != DB_OK ||
-	    (rc = db_exec(svc_db(), p[0] ? NF_COUNT : NF_COUNT_ALL, p, 3, &cnt)) != DB_OK) {
+	if ((rc = db_exec(svc_db(), p[0] ? NF_LIST : NF_LIST_ALL, p, 6, &res)) != DB_OK ||
+	    (rc = db_exec(svc_db(), p[0] ? NF_COUNT : NF_COUNT_ALL, p, 4, &cnt)) != DB_OK) {
 		db_res_free(res);
 		return svc_db_error(r, rc);
 	}

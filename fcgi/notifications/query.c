@@ -17,7 +17,14 @@ notifs_paging(const char *limit, const char *offset, int64_t *lim, int64_t *off,
 int
 notifs_valid_status(const char *s)
 {
-	return strcmp(s, "pending") == 0 || strcmp(s, "sent") == 0 || strcmp(s, "failed") == 0;
+	return strcmp(s, "pending") == 0 || strcmp(s, "sent") == 0 || strcmp(s, "failed") == 0 ||
+	    strcmp(s, "undeliverable") == 0;
+}
+
+int
+notifs_valid_bool(const char *s)
+{
+	return strcmp(s, "true") == 0 || strcmp(s, "false") == 0;
 }
 
 int

@@ -306,10 +306,18 @@ fz_db(void *arg, size_t idx, const char *const *p, int n, struct fake_db_answer 
 			fz_fail("user delete with bad values");
 		a->affected = 1;
 		break;
+	case NS_USER_END:
+		if (ev->kind != NK_USER_DELETED || !is_id(p[0]) || n != 1)
+			fz_fail("ending a deleted user's mail with bad values");
+		break;
 	case NS_INSERT:
-		if (n != 9)
-			fz_fail("notification insert: not nine values");
+		/* The nine values of the multi-row insert and the mail's code
+		 * (mail_secret: NULL, or the event's token). */
+		if (n != 10)
+			fz_fail("notification insert: not ten values");
 		check_row(ev, p);
+		if (p[9] != NULL && strcmp(p[9], ev->token) != 0)
+			fz_fail("notification insert: a code the event did not carry");
 		st->inserts++;
 		a->affected = 1;
 		break;

@@ -6,11 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flows.h"
 
 int
 flow_register(struct flow_user *u, const char *prefix)
+{
+	return flow_register_mail(u, prefix, "");
+}
+
+int
+flow_register_mail(struct flow_user *u, const char *prefix, const char *tag)
 {
 	struct itest_resp r;
 	char body[512];
@@ -19,7 +26,7 @@ flow_register(struct flow_user *u, const char *prefix)
 
 	memset(u, 0, sizeof(*u));
 	itest_unique(u->username, 21, prefix);
-	snprintf(u->email, sizeof(u->email), "%s@example.org", u->username);
+	snprintf(u->email, sizeof(u->email), "%s%s@example.org", u->username, tag);
 	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"email\":\"%s\",\"password\":\"%s\","
 	    "\"firstName\":\"Ada\",\"lastName\":\"Lovelace\",\"dateOfBirth\":\"1990-12-10\"}",
 	    u->username, u->email, FLOW_PASSWORD);
@@ -260,4 +267,39 @@ flow_wait_metric(const char *service, const char *prefix, double min, int secs)
 		itest_sleep_ms(100);
 	}
 	return v;
+}
+
+int
+flow_produce(const char *topic, const char *text)
+{
+	char path[] = "/tmp/esm-produce-XXXXXX";
+	int fd = mkstemp(path), rc;
+	size_t len = strlen(text);
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		if (fd >= 0)
+			close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);
+	rc = itest_sh("kcat -b \"$ESM_KAFKA_BOOTSTRAP\" -P -t '%s' -K '\t' -l '%s' 2>/dev/null", topic, path);
+	unlink(path);
+	return rc;
+}
+
+void
+flow_event_id(char out[37], int n)
+{
+	static unsigned prefix;
+
+	if (prefix == 0) {
+		FILE *f = fopen("/dev/urandom", "r");
+		if (f == NULL || fread(&prefix, sizeof(prefix), 1, f) != 1)
+			prefix = (unsigned)getpid() * 2654435761u;
+		if (f)
+			fclose(f);
+		prefix |= 1;
+	}
+	snprintf(out, 37, "%08x-0000-4000-8000-%012d", prefix, n);
 }

@@ -24,6 +24,9 @@ struct flow_user {
 /* Registers a fresh user (unique name with prefix); 0 / -1 with CUnit
  * assertions on the way. */
 int flow_register(struct flow_user *u, const char *prefix);
+/* The same with the address username + tag + "@example.org" (the SMTP
+ * sink refuses tags with reject550 or tempfail451). */
+int flow_register_mail(struct flow_user *u, const char *prefix, const char *tag);
 /* Logs u in, filling access and refresh; 0 / -1. */
 int flow_login(struct flow_user *u);
 /* The same with another password, without asserting success (a refusal
@@ -57,6 +60,12 @@ double flow_metric(const char *service, const char *prefix);
 /* Polls flow_metric until it is at least min (or secs pass); returns the
  * last value. */
 double flow_wait_metric(const char *service, const char *prefix, double min, int secs);
+
+/* Produces the lines of text ("key\tpayload" per line) to topic with
+ * kcat; 0 / -1. */
+int flow_produce(const char *topic, const char *text);
+/* A fresh event id: a per-run random prefix and n. */
+void flow_event_id(char out[37], int n);
 
 /* Member name of object o (NULL when o is not an object or lacks it). */
 const cJSON *jget(const cJSON *o, const char *name);

@@ -253,9 +253,36 @@ test_notifs_query(void)
 	CU_ASSERT_STRING_EQUAL(which, "offset");
 	CU_ASSERT(notifs_valid_status("failed"));
 	CU_ASSERT(!notifs_valid_status("delivered"));
+	CU_ASSERT(notifs_valid_status("undeliverable"));
+	CU_ASSERT(notifs_valid_bool("true"));
+	CU_ASSERT(notifs_valid_bool("false"));
+	CU_ASSERT(!notifs_valid_bool("1"));
+	CU_ASSERT(!notifs_valid_bool("TRUE"));
+	CU_ASSERT(!notifs_valid_bool(""));
 	CU_ASSERT(notifs_valid_event_type("task_created"));
 	CU_ASSERT(!notifs_valid_event_type("a b"));
 	CU_ASSERT(!notifs_valid_event_type(""));
+}
+
+/* A 5xx reply is final; 4xx and no reply at all retry until the last attempt. */
+static void
+test_mail_outcome(void)
+{
+	CU_ASSERT_EQUAL(notifier_mail_outcome(1, 0, 1, 5), NM_SENT);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(1, 0, 5, 5), NM_SENT);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 550, 1, 5), NM_FAILED);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 554, 1, 5), NM_FAILED);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 500, 1, 5), NM_FAILED);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 599, 1, 5), NM_FAILED);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 451, 1, 5), NM_RETRY);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 421, 4, 5), NM_RETRY);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 0, 1, 5), NM_RETRY);	/* connection, timeout */
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 451, 5, 5), NM_FAILED);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 0, 5, 5), NM_FAILED);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 0, 1, 1), NM_FAILED);
+	/* a reply no server sends after a refusal is not taken for a 5xx */
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 250, 1, 5), NM_RETRY);
+	CU_ASSERT_EQUAL(notifier_mail_outcome(0, 600, 1, 5), NM_RETRY);
 }
 
 static void
@@ -385,6 +412,7 @@ static CU_TestInfo tests[] = {
 	{ "backoff, mail retry delay, topic list", test_backoff_and_topics },
 	{ "mail message and header injection", test_mail_format },
 	{ "notification list query and paging", test_notifs_query },
+	{ "SMTP replies: 5xx fails at once, 4xx retries", test_mail_outcome },
 	CU_TEST_INFO_NULL,
 };
 UNIT_SUITE(notifier, tests)

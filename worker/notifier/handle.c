@@ -310,6 +310,16 @@ notifier_mail_delay_ms(int attempts)
 	return ms > 300000 ? 300000 : (int)ms;
 }
 
+enum notifier_mail_end
+notifier_mail_outcome(int ok, int reply, int attempts, int max_attempts)
+{
+	if (ok)
+		return NM_SENT;
+	if ((reply >= 500 && reply <= 599) || attempts >= max_attempts)
+		return NM_FAILED;
+	return NM_RETRY;
+}
+
 int
 notifier_topics(const char *list, char *buf, const char **out, int max)
 {

@@ -19,7 +19,10 @@
  *   ESM_NOTIFIER_GROUP        consumer group (notification-service-group)
  *   ESM_SMTP_URL              smtp://host:port; unset = no delivery
  *   ESM_MAIL_FROM             sender (notifications@eventstreammonitor.local)
- *   ESM_MAIL_MAX_ATTEMPTS     attempts before a mail is failed (5)
+ *   ESM_MAIL_MAX_ATTEMPTS     attempts before a mail is failed (5); a 5xx
+ *                             reply fails it at once
+ *   ESM_NOTIFIER_RECIPIENT_WAIT_S  seconds mail waits for its user's address
+ *                             before it is undeliverable (3600)
  *   ESM_MAIL_BATCH            mails per delivery pass (20)
  *   ESM_MAIL_TIMEOUT_MS       per mail (10000)
  *   ESM_NOTIFIER_FETCH_WAIT_MS  longest wait of a fetch for new data (20)
@@ -247,15 +250,17 @@ notifier_log_stats(const struct notifier *nt, const char *what)
 	    (long long)(nt->c ? kafka_consumer_lag(nt->c) : -1));
 }
 
-/* The mailer's loop: a pass, a short pause, and after a failed mail a
- * doubling pause (1 s to 30 s), so an SMTP server that is down is not
- * hammered. */
+/* The mailer's loop: a pass, a short pause, and after a transient
+ * failure a doubling pause (1 s to 30 s), so an SMTP server that is down
+ * is not hammered. Once a second it also ends the mail that waited too
+ * long for an address. */
 static void *
 notifier_mailer_run(void *arg)
 {
 	struct notifier_mailer *ml = arg;
-	uint64_t sent = 0, failed = 0, failed0;
-	int pause_ms = 0, n;
+	uint64_t sent = 0, failed = 0;
+	int64_t next_expire = 0;
+	int pause_ms = 0, n, deferred;
 	db *d;
 
 	if ((d = db_open(ml->dsn, notifier_stmts, NS_COUNT_, 10000)) == NULL) {
@@ -263,11 +268,14 @@ notifier_mailer_run(void *arg)
 		return NULL;
 	}
 	while (!notifier_stop) {
-		failed0 = failed;
-		n = notifier_deliver(d, &ml->cfg, &sent, &failed);
+		if (util_mono_us() >= next_expire) {
+			(void)notifier_expire(d, ml->cfg.recipient_wait_s);
+			next_expire = util_mono_us() + 1000000;
+		}
+		n = notifier_deliver(d, &ml->cfg, &sent, &failed, &deferred);
 		__atomic_store_n(&ml->mailed, sent, __ATOMIC_RELAXED);
 		__atomic_store_n(&ml->failed, failed, __ATOMIC_RELAXED);
-		if (n < 0 || failed != failed0) {
+		if (n < 0 || deferred) {
 			pause_ms = pause_ms == 0 ? 1000 : pause_ms * 2;
 			if (pause_ms > 30000)
 				pause_ms = 30000;
@@ -335,6 +343,8 @@ main(void)
 	nt.mail.cfg.max_attempts = (int)cfg_int("ESM_MAIL_MAX_ATTEMPTS", 5, 1, 100);
 	nt.mail.cfg.batch = (int)cfg_int("ESM_MAIL_BATCH", 20, 1, 1000);
 	nt.mail.cfg.timeout_ms = (int)cfg_int("ESM_MAIL_TIMEOUT_MS", 10000, 100, 300000);
+	nt.mail.cfg.recipient_wait_s = (int)cfg_int("ESM_NOTIFIER_RECIPIENT_WAIT_S", 3600, 1,
+	    30 * 86400);
 	stats_us = cfg_int("ESM_NOTIFIER_STATS_S", 60, 1, 86400) * 1000000;
 	if (dsn == NULL || bootstrap == NULL) {
 		log_crit("ESM_DB_DSN and ESM_KAFKA_BOOTSTRAP are required");

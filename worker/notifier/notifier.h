@@ -88,6 +88,16 @@ int notifier_backoff(int *cur);
 /* Delay before delivery attempt attempts + 1 of a mail (attempts >= 1):
  * 1 s, 2 s, 4 s... capped at 5 minutes. Pure. */
 int notifier_mail_delay_ms(int attempts);
+/* What becomes of a mail after its attempt number attempts (>= 1). */
+enum notifier_mail_end {
+	NM_SENT,
+	NM_RETRY,	/* transient: a 4xx reply or no reply (connection, timeout) */
+	NM_FAILED	/* for good: a 5xx reply, or the last attempt failed */
+};
+/* ok: the attempt succeeded; reply: the SMTP reply code that refused it (0
+ * none). A 5xx reply is the server's final word on this mail, so it fails
+ * at once; anything else is retried until max_attempts. Pure. */
+enum notifier_mail_end notifier_mail_outcome(int ok, int reply, int attempts, int max_attempts);
 /* Splits a comma list of topic names into out[0..max) (pointers into
  * buf, a copy the caller provides of at least strlen(list)+1 bytes).
  * Returns the count, or -1 when empty or a name is not [A-Za-z0-9._-]+. */
@@ -99,11 +109,14 @@ enum notifier_stmt {
 	NS_USER_UPSERT,
 	NS_USER_FILL,
 	NS_USER_DELETE,
+	NS_USER_END,
 	NS_INSERT,
 	NS_INSERT_MANY,
 	NS_DUE,
 	NS_SENT,
 	NS_RETRY,
+	NS_FAIL,
+	NS_EXPIRE,
 	NS_COUNT_
 };
 extern const struct db_stmt notifier_stmts[NS_COUNT_];
@@ -136,12 +149,19 @@ struct notifier_mailcfg {
 	int max_attempts;
 	int batch;
 	int timeout_ms;
+	int recipient_wait_s;	/* how long mail waits for its user's address */
 };
 /* One delivery pass: locks up to batch due notifications (SKIP LOCKED, so
- * several notifiers share the work), mails each, records the outcome; the
- * first failed mail ends the pass. Returns the number handled, or -1 on a
- * database failure. */
+ * several notifiers share the work), mails each, records the outcome
+ * (notifier_mail_outcome); the first transient failure ends the pass and
+ * sets *deferred (the server may be down: the caller pauses), a refusal
+ * for good does not. Counts mails sent and failed attempts. Returns the
+ * number handled, or -1 on a database failure. */
 int notifier_deliver(db *d, const struct notifier_mailcfg *mc, uint64_t *sent,
-    uint64_t *failed);
+    uint64_t *failed, int *deferred);
+/* Ends as undeliverable the pending mail that has waited recipient_wait_s
+ * for its user's address (no user event named the user). Returns how many,
+ * or -1 on a database failure. */
+int notifier_expire(db *d, int recipient_wait_s);
 
 #endif

@@ -1,7 +1,13 @@
 /*
  * store.c: the notifier's database side: the statement table, a batch's
  * transaction (in order: projection changes one by one, runs of plain
- * notifications in one multi-row insert each), and the mail delivery pass.
+ * notifications in one multi-row insert each), the mail delivery pass, and
+ * the pass that ends mail whose user never became known.
+ *
+ * A deleted user's mail is never sent: user_deleted ends the user's
+ * pending mail in the transaction that records the deletion, and a
+ * notification for a user already deleted is written undeliverable, so no
+ * later address (a late user_registered) can revive either.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +16,11 @@
 #include "log.h"
 #include "mail.h"
 #include "notifier.h"
+
+/* An email notification for user u that the projection knows is deleted. */
+#define GONE(chan, u) "(" chan " = 'email' AND EXISTS (SELECT 1 FROM notifier_users g " \
+	"WHERE g.user_id = " u " AND g.deleted))"
+#define GONE_WHY "'recipient deleted'"
 
 const struct db_stmt notifier_stmts[NS_COUNT_] = {
 	/* A replayed user_registered never resurrects a deleted user. */
@@ -24,20 +35,29 @@ const struct db_stmt notifier_stmts[NS_COUNT_] = {
 	[NS_USER_DELETE] = { "user_delete",
 	    "INSERT INTO notifier_users (user_id, username, deleted) VALUES ($1::bigint, NULLIF($2, ''), true) "
 	    "ON CONFLICT (user_id) DO UPDATE SET deleted = true, email = NULL, updated_at = now()", 0 },
+	/* With NS_USER_DELETE: the user's mail still waiting is not sent. */
+	[NS_USER_END] = { "user_end",
+	    "UPDATE notifications SET status = 'undeliverable', last_error = " GONE_WHY ", "
+	    "mail_secret = NULL WHERE user_id = $1::bigint AND status = 'pending' AND channel = 'email'", 0 },
 	[NS_INSERT] = { "insert",
 	    "INSERT INTO notifications (event_id, event_type, user_id, recipient_email, subject, "
-	    "message, channel, status, sent_at, source_topic, mail_secret) VALUES ($1::uuid, $2, "
-	    "$3::bigint, "
+	    "message, channel, status, sent_at, source_topic, mail_secret, last_error) VALUES ($1::uuid, "
+	    "$2, $3::bigint, "
 	    "COALESCE($4, (SELECT email FROM notifier_users WHERE user_id = $3::bigint AND NOT deleted)), "
-	    "$5, $6, $7, $8, CASE WHEN $8 = 'sent' THEN now() END, $9, $10) "
+	    "$5, $6, $7, CASE WHEN " GONE("$7", "$3::bigint") " THEN 'undeliverable' ELSE $8 END, "
+	    "CASE WHEN $8 = 'sent' THEN now() END, $9, "
+	    "CASE WHEN " GONE("$7", "$3::bigint") " THEN NULL ELSE $10 END, "
+	    "CASE WHEN " GONE("$7", "$3::bigint") " THEN " GONE_WHY " END) "
 	    "ON CONFLICT (event_id) DO NOTHING", 0 },
 	/* NS_INSERT for a run of events at once: one round trip instead of one
 	 * per event. Arrays in the order of notifier_pg_array's callers. */
 	[NS_INSERT_MANY] = { "insert_many",
 	    "INSERT INTO notifications (event_id, event_type, user_id, recipient_email, subject, "
-	    "message, channel, status, sent_at, source_topic) SELECT x.e, x.t, x.u, "
+	    "message, channel, status, sent_at, source_topic, last_error) SELECT x.e, x.t, x.u, "
 	    "COALESCE(x.m, (SELECT email FROM notifier_users WHERE user_id = x.u AND NOT deleted)), "
-	    "x.s, x.b, x.c, x.st, CASE WHEN x.st = 'sent' THEN now() END, x.tp "
+	    "x.s, x.b, x.c, CASE WHEN " GONE("x.c", "x.u") " THEN 'undeliverable' ELSE x.st END, "
+	    "CASE WHEN x.st = 'sent' THEN now() END, x.tp, "
+	    "CASE WHEN " GONE("x.c", "x.u") " THEN " GONE_WHY " END "
 	    "FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
 	    "$7::text[], $8::text[], $9::text[]) AS x(e, t, u, m, s, b, c, st, tp) "
 	    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text", 0 },
@@ -52,10 +72,16 @@ const struct db_stmt notifier_stmts[NS_COUNT_] = {
 	    "last_error = NULL, mail_secret = NULL WHERE id = $1::bigint", 0 },
 	[NS_RETRY] = { "retry",
 	    "UPDATE notifications SET attempts = attempts + 1, last_error = $2, "
-	    "next_attempt_at = now() + $3::int * interval '1 millisecond', "
-	    "status = CASE WHEN attempts + 1 >= $4::int THEN 'failed' ELSE 'pending' END, "
-	    "mail_secret = CASE WHEN attempts + 1 >= $4::int THEN NULL ELSE mail_secret END "
-	    "WHERE id = $1::bigint", 0 },
+	    "next_attempt_at = now() + $3::int * interval '1 millisecond' WHERE id = $1::bigint", 0 },
+	[NS_FAIL] = { "fail",
+	    "UPDATE notifications SET status = 'failed', attempts = attempts + 1, last_error = $2, "
+	    "mail_secret = NULL WHERE id = $1::bigint", 0 },
+	/* On the partial index notifications_no_recipient. */
+	[NS_EXPIRE] = { "expire",
+	    "UPDATE notifications SET status = 'undeliverable', mail_secret = NULL, "
+	    "last_error = format('no recipient address: no user event for user %s within %s s', "
+	    "user_id, $1::int) WHERE status = 'pending' AND channel = 'email' AND "
+	    "recipient_email IS NULL AND created_at <= now() - $1::int * interval '1 second'", 0 },
 };
 
 /* The statements of one event inside the caller's transaction. */
@@ -77,7 +103,8 @@ store_one(db *d, const struct notifier_item *it, int *inserted)
 		    (rc = db_exec(d, NS_USER_FILL, pf, 2, NULL)) != DB_OK)
 			return rc;
 	} else if (ev->kind == NK_USER_DELETED) {
-		if ((rc = db_exec(d, NS_USER_DELETE, pu, 2, NULL)) != DB_OK)
+		if ((rc = db_exec(d, NS_USER_DELETE, pu, 2, NULL)) != DB_OK ||
+		    (rc = db_exec(d, NS_USER_END, pu, 1, NULL)) != DB_OK)
 			return rc;
 	}
 	if (n->write) {
@@ -219,29 +246,56 @@ fail:
 	return rc;
 }
 
-/* Records one mail's outcome. */
+/* Records the outcome of a mail's attempt number attempts. */
 static int
-record(db *d, const char *id, int attempts, const struct notifier_mailcfg *mc, const char *err)
+record(db *d, const char *id, int attempts, enum notifier_mail_end end, const char *err)
 {
-	char delay[16], max[16];
-	const char *p[4] = { id, err, delay, max };
+	char delay[16];
+	const char *p[3] = { id, err, delay };
 
-	if (err == NULL)
+	switch (end) {
+	case NM_SENT:
 		return db_exec(d, NS_SENT, p, 1, NULL);
-	snprintf(delay, sizeof(delay), "%d", notifier_mail_delay_ms(attempts + 1));
-	snprintf(max, sizeof(max), "%d", mc->max_attempts);
-	return db_exec(d, NS_RETRY, p, 4, NULL);
+	case NM_FAILED:
+		return db_exec(d, NS_FAIL, p, 2, NULL);
+	case NM_RETRY:
+		break;
+	}
+	snprintf(delay, sizeof(delay), "%d", notifier_mail_delay_ms(attempts));
+	return db_exec(d, NS_RETRY, p, 3, NULL);
 }
 
 int
-notifier_deliver(db *d, const struct notifier_mailcfg *mc, uint64_t *sent, uint64_t *failed)
+notifier_expire(db *d, int recipient_wait_s)
+{
+	char wait[16];
+	const char *p[1] = { wait };
+	db_res *res = NULL;
+	int n;
+
+	snprintf(wait, sizeof(wait), "%d", recipient_wait_s);
+	if (db_exec(d, NS_EXPIRE, p, 1, &res) != DB_OK)
+		return -1;
+	n = (int)db_affected(res);
+	db_res_free(res);
+	if (n > 0)
+		log_info("%d notification(s) found no recipient address within %d s: undeliverable", n,
+		    recipient_wait_s);
+	return n;
+}
+
+int
+notifier_deliver(db *d, const struct notifier_mailcfg *mc, uint64_t *sent, uint64_t *failed,
+    int *deferred)
 {
 	char lim[16], err[256];
 	const char *p[1] = { lim };
+	enum notifier_mail_end end;
 	db_res *res = NULL;
 	int64_t attempts;
-	int rc, i, n;
+	int rc, i, n, reply, ok;
 
+	*deferred = 0;
 	snprintf(lim, sizeof(lim), "%d", mc->batch);
 	if (db_begin(d) != DB_OK)
 		return -1;
@@ -252,20 +306,24 @@ notifier_deliver(db *d, const struct notifier_mailcfg *mc, uint64_t *sent, uint6
 		const char *id = db_get(res, i, 0);
 		if (util_parse_i64(db_get(res, i, 4), 0, INT32_MAX, &attempts) == -1)
 			attempts = 0;
-		if (mail_send(mc->url, mc->from, db_get(res, i, 1), db_get(res, i, 2), db_get(res, i, 3),
-		    mc->timeout_ms, err, sizeof(err)) == 0) {
-			rc = record(d, id, (int)attempts, mc, NULL);
+		ok = mail_send(mc->url, mc->from, db_get(res, i, 1), db_get(res, i, 2),
+		    db_get(res, i, 3), mc->timeout_ms, err, sizeof(err), &reply) == 0;
+		end = notifier_mail_outcome(ok, reply, (int)attempts + 1, mc->max_attempts);
+		rc = record(d, id, (int)attempts + 1, end, end == NM_SENT ? NULL : err);
+		if (end == NM_SENT) {
 			(*sent)++;
 		} else {
-			log_warn("mail for notification %s failed (attempt %lld): %s", id,
-			    (long long)attempts + 1, err);
-			rc = record(d, id, (int)attempts, mc, err);
+			log_warn("mail for notification %s failed (attempt %lld, %s): %s", id,
+			    (long long)attempts + 1, end == NM_FAILED ? "for good" : "will retry", err);
 			(*failed)++;
-			/* The server is likely down or refusing: leave the rest of
-			 * the batch for the next pass instead of waiting out a
-			 * timeout per mail. */
-			if (rc == DB_OK)
+			/* A transient failure: the server is likely down or busy, so
+			 * leave the rest of the batch for the next pass instead of
+			 * waiting out a timeout per mail. A refusal of one address
+			 * says nothing about the others. */
+			if (rc == DB_OK && end == NM_RETRY) {
 				n = i + 1;
+				*deferred = 1;
+			}
 		}
 		if (rc != DB_OK)
 			goto fail;
