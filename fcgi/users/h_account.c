@@ -238,28 +238,39 @@ users_verification_add(const struct http_req *r, const char *id, const char *use
 	return rc;
 }
 
-/* 429 when this address asked bucket_prefix too often, else 0; inside
- * the caller's transaction when one is open. */
+/* Counts one hit of what:key against rate: 0 within it, 1 over it
+ * (nothing replied, *retry set), or -1 with the database's error replied
+ * (*status). Inside the caller's transaction when one is open. */
+static int
+rate_hit(struct http_req *r, const char *what, const char *key, const struct rate *rate,
+    int *retry, int *status)
+{
+	char bucket[320];
+	int rc;
+
+	snprintf(bucket, sizeof(bucket), "%s:%s", what, key);
+	rc = ratelimit_hit(svc_db(), US_RATE, US_RATE_PURGE, bucket, rate, retry);
+	if (rc < 0) {
+		*status = svc_db_error(r, rc);
+		return -1;
+	}
+	if (rc == 1)
+		metrics_add(MC_RATE_LIMITED, 1);
+	return rc == 1;
+}
+
+/* 1 with the 429 (or the database's error) replied in *status when
+ * what:key is over rate, else 0. */
 static int
 limited(struct http_req *r, const char *what, const char *key, const struct rate *rate,
     int *status)
 {
-	char bucket[320];
-	int rc, retry;
+	int retry = 0, rc = rate_hit(r, what, key, rate, &retry, status);
 
-	snprintf(bucket, sizeof(bucket), "%s:%s", what, key);
-	rc = ratelimit_hit(svc_db(), US_RATE, US_RATE_PURGE, bucket, rate, &retry);
-	if (rc < 0) {
-		*status = svc_db_error(r, rc);
-		return 1;
-	}
-	if (rc == 1) {
-		metrics_add(MC_RATE_LIMITED, 1);
+	if (rc == 1)
 		*status = http_error_ex(r, 429, "too many requests from this address, retry later",
 		    NULL, retry);
-		return 1;
-	}
-	return 0;
+	return rc != 0;
 }
 
 /* POST /users/password-reset {"email"}: 202 whatever the address, after
@@ -274,7 +285,7 @@ users_h_reset(struct http_req *r)
 	char *payload = NULL;
 	cJSON *ev = NULL;
 	size_t nbad, i;
-	int rc, status = 0;
+	int rc, retry, status = 0;
 
 	if (limited(r, "reset", r->client, &users_cfg.reset_rate, &status))
 		return status;
@@ -296,9 +307,10 @@ users_h_reset(struct http_req *r)
 	}
 	/* Mails to one address are limited too, silently: a 429 here would
 	 * tell whose address it is not, and would let anyone stop its owner. */
-	if (limited(r, "reset-mail", lower, &users_cfg.reset_email_rate, &status)) {
+	if ((rc = rate_hit(r, "reset-mail", lower, &users_cfg.reset_email_rate, &retry,
+	    &status)) != 0) {
 		db_rollback(svc_db());
-		if (status == 429)
+		if (rc == 1)
 			status = http_reply(r, 202, NULL, NULL, 0);
 		goto out;
 	}

@@ -153,7 +153,32 @@ test_password_reset(void)
 	CU_ASSERT_EQUAL(flow_post(AUTH_BASE "/login", body, NULL), 200);
 }
 
+/* Reset mails to one address are limited (ESM_RATE_RESET_EMAIL, 3 an
+ * hour), silently: every request still gets 202. */
+static void
+test_reset_mail_limit(void)
+{
+	struct flow_user u;
+	char body[256], sql[256];
+	int i;
+
+	if (flow_user(&u, "rslm", 0) == -1)
+		return;
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", u.email);
+	for (i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(flow_post(USERS_BASE "/password-reset", body, NULL), 202);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM account_tokens WHERE user_id = %lld AND "
+	    "purpose = 'password_reset'", (long long)u.id);
+	CU_ASSERT_EQUAL(itest_sql_int("registrations", sql), 3);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE user_id = %lld AND "
+	    "subject = '" RESET_SUBJECT "' AND status = 'sent'", (long long)u.id);
+	CU_ASSERT_EQUAL(flow_wait_count("notifications", sql, 3, 30), 3);
+	itest_sleep_ms(1000);
+	CU_ASSERT_EQUAL(flow_mails_to(u.email, RESET_SUBJECT), 3);
+}
+
 static CU_TestInfo tests[] = {
+	{ "reset mails to one address are limited, silently", test_reset_mail_limit },
 	{ "registration mails a code that verifies the address once", test_verify_email },
 	{ "a forgotten password is reset by a mailed code, once", test_password_reset },
 	CU_TEST_INFO_NULL,
