@@ -17,25 +17,6 @@
 
 #define NOTIFS "/api/v1/eventstreammonitor/notifications"
 
-/* Produces the lines of text ("key\tpayload" per line) to topic with kcat. */
-static int
-produce(const char *topic, const char *text)
-{
-	char path[] = "/tmp/esm-notify-XXXXXX";
-	int fd = mkstemp(path), rc;
-	size_t len = strlen(text);
-
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	rc = itest_sh("kcat -b \"$ESM_KAFKA_BOOTSTRAP\" -P -t '%s' -K '\t' -l '%s' 2>/dev/null", topic, path);
-	unlink(path);
-	return rc;
-}
-
 /* A fresh event id: "%08x-...-%012d" with a per-run random prefix. */
 static void
 event_id(char out[37], int n)
@@ -277,9 +258,9 @@ test_replay_generic_dead_letter(void)
 	    "42\t{\"eventType\":\"booking_confirmed\",\"why\":\"no event id %s\"}\n"
 	    "x\t{\"eventId\":\"%s\",\"eventType\":\"flight_delayed\",\"flight\":\"LH400\"}\n",
 	    a, a, marker, marker, b);
-	CU_ASSERT_FATAL(produce("booking-events", text) == 0);
+	CU_ASSERT_FATAL(flow_produce("booking-events", text) == 0);
 	snprintf(text, sizeof(text), "x\t{\"eventId\":\"%s\",\"eventType\":\"gate_changed\"}\n", marker);
-	CU_ASSERT_FATAL(produce("flight-updates", text) == 0);
+	CU_ASSERT_FATAL(flow_produce("flight-updates", text) == 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s'", marker);
 	CU_ASSERT_EQUAL_FATAL(flow_wait_count("notifications", sql, 1, 30), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s'", b);
@@ -329,14 +310,14 @@ test_task_event_before_user(void)
 	snprintf(text, sizeof(text), "%lld\t{\"eventId\":\"%s\",\"eventType\":\"task_created\",\"userId\":%lld,"
 	    "\"taskId\":1,\"taskReference\":\"TASK20261125DEADBEEF\",\"taskType\":\"file_upload\","
 	    "\"priority\":\"low\",\"source\":\"taskprocessing\"}\n", (long long)uid, e1, (long long)uid);
-	CU_ASSERT_FATAL(produce("task-events", text) == 0);
+	CU_ASSERT_FATAL(flow_produce("task-events", text) == 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s' AND "
 	    "recipient_email IS NULL AND status = 'pending'", e1);
 	CU_ASSERT_EQUAL_FATAL(flow_wait_count("notifications", sql, 1, 30), 1);
 	snprintf(text, sizeof(text), "%lld\t{\"eventId\":\"%s\",\"eventType\":\"user_registered\",\"userId\":%lld,"
 	    "\"username\":\"late%lld\",\"email\":\"%s\"}\n", (long long)uid, e2, (long long)uid,
 	    (long long)uid, email);
-	CU_ASSERT_FATAL(produce("user-registration-events", text) == 0);
+	CU_ASSERT_FATAL(flow_produce("user-registration-events", text) == 0);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id = '%s' AND "
 	    "recipient_email = '%s'", e1, email);
 	CU_ASSERT_EQUAL(flow_wait_count("notifications", sql, 1, 30), 1);
@@ -390,7 +371,7 @@ test_kill9_mid_stream(void)
 	 * and is killed in the pause after its first committed batch. */
 	CU_ASSERT_FATAL((pid = notifier_pid()) > 0);
 	CU_ASSERT_FATAL(kill(pid, SIGSTOP) == 0);
-	rc = produce("flight-updates", text);
+	rc = flow_produce("flight-updates", text);
 	free(text);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE event_id::text LIKE '%s' "
 	    "AND event_type = 'bulk_check'", like);
@@ -432,7 +413,7 @@ produce_bulk(int n, int base, const char *type)
 		len += (size_t)snprintf(text + len, cap - len,
 		    "k%d\t{\"eventId\":\"%s\",\"eventType\":\"%s\",\"seq\":%d}\n", i % 7, eid, type, i);
 	}
-	rc = produce("flight-updates", text);
+	rc = flow_produce("flight-updates", text);
 	free(text);
 	return rc;
 }
