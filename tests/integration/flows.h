@@ -64,7 +64,9 @@ double flow_wait_metric(const char *service, const char *prefix, double min, int
 /* Produces the lines of text ("key\tpayload" per line) to topic with
  * kcat; 0 / -1. */
 int flow_produce(const char *topic, const char *text);
-/* A fresh event id: a per-run random prefix and n. */
+/* A fresh event id: a per-run random prefix and n. The prefix is one per
+ * process, so each suite keeps to its own n: notify below 500000,
+ * notifications from 500000. */
 void flow_event_id(char out[37], int n);
 
 /* Member name of object o (NULL when o is not an object or lacks it). */

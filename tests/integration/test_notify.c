@@ -17,23 +17,6 @@
 
 #define NOTIFS "/api/v1/eventstreammonitor/notifications"
 
-/* A fresh event id: "%08x-...-%012d" with a per-run random prefix. */
-static void
-event_id(char out[37], int n)
-{
-	static unsigned prefix;
-
-	if (prefix == 0) {
-		FILE *f = fopen("/dev/urandom", "r");
-		if (f == NULL || fread(&prefix, sizeof(prefix), 1, f) != 1)
-			prefix = (unsigned)getpid() * 2654435761u;
-		if (f)
-			fclose(f);
-		prefix |= 1;
-	}
-	snprintf(out, 37, "%08x-0000-4000-8000-%012d", prefix, n);
-}
-
 static void
 test_register_create_cancel(void)
 {
@@ -247,9 +230,9 @@ test_replay_generic_dead_letter(void)
 	size_t len = 0, n;
 	int found = 0;
 
-	event_id(a, 1);
-	event_id(b, 2);
-	event_id(marker, 3);
+	flow_event_id(a, 1);
+	flow_event_id(b, 2);
+	flow_event_id(marker, 3);
 	/* the same booking event twice, garbage, a user-less flight update */
 	snprintf(text, sizeof(text),
 	    "42\t{\"eventId\":\"%s\",\"eventType\":\"booking_confirmed\",\"userId\":42,\"source\":\"booking\"}\n"
@@ -304,8 +287,8 @@ test_task_event_before_user(void)
 	char e1[37], e2[37], text[1024], sql[256], email[64];
 	int64_t uid = 800000000 + (getpid() % 100000) * 10;
 
-	event_id(e1, 10);
-	event_id(e2, 11);
+	flow_event_id(e1, 10);
+	flow_event_id(e2, 11);
 	snprintf(email, sizeof(email), "late%lld@example.org", (long long)uid);
 	snprintf(text, sizeof(text), "%lld\t{\"eventId\":\"%s\",\"eventType\":\"task_created\",\"userId\":%lld,"
 	    "\"taskId\":1,\"taskReference\":\"TASK20261125DEADBEEF\",\"taskType\":\"file_upload\","
@@ -359,12 +342,12 @@ test_kill9_mid_stream(void)
 
 	CU_ASSERT_FATAL(text != NULL && root != NULL);
 	for (i = 0; i < N; i++) {
-		event_id(eid, 100000 + i);
+		flow_event_id(eid, 100000 + i);
 		len += (size_t)snprintf(text + len, cap - len,
 		    "k%d\t{\"eventId\":\"%s\",\"eventType\":\"bulk_check\",\"source\":\"itest\",\"seq\":%d}\n",
 		    i % 7, eid, i);
 	}
-	event_id(eid, 100000);
+	flow_event_id(eid, 100000);
 	snprintf(like, sizeof(like), "%.23s%%", eid);	/* this run's bulk ids share the prefix */
 	/* The notifier turns thousands of events a second into rows, faster
 	 * than a query can watch it: it runs in 5 ms slices (SIGSTOP/SIGCONT)
@@ -409,7 +392,7 @@ produce_bulk(int n, int base, const char *type)
 	if (text == NULL)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		event_id(eid, base + i);
+		flow_event_id(eid, base + i);
 		len += (size_t)snprintf(text + len, cap - len,
 		    "k%d\t{\"eventId\":\"%s\",\"eventType\":\"%s\",\"seq\":%d}\n", i % 7, eid, type, i);
 	}
@@ -428,7 +411,7 @@ test_sigterm_and_pg_restart(void)
 	int pid, i;
 
 	/* event types unique to this run (the id prefix) */
-	event_id(eid, 0);
+	flow_event_id(eid, 0);
 	snprintf(term, sizeof(term), "bulk_term_%.8s", eid);
 	snprintf(pg, sizeof(pg), "bulk_pg_%.8s", eid);
 
